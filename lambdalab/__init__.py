@@ -1,0 +1,70 @@
+"""Lambda Lab: learn AWS Lambda on a local cloud where functions really run.
+
+In a notebook::
+
+    import boto3, lambdalab
+    lambdalab.start()              # a local AWS account: no sign-up, no cost, nothing leaves this machine
+    lam = boto3.client("lambda")   # plain boto3: this exact code also runs against real AWS
+"""
+
+from __future__ import annotations
+
+import os
+
+from .cloud import client as _client
+from .cloud import state as _state
+
+__all__ = ["start", "reset", "stop", "status", "environments", "invocations"]
+
+
+def start(quiet: bool = False) -> _state.CloudState:
+    """Start the local cloud (or find the running one) and point this process's AWS SDK at it."""
+    current = _client.ensure_running()
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(_client.aws_environment(current))
+    _forget_cached_boto3_session()
+    if not quiet:
+        print(f"Local AWS ready at {current.endpoint} (account {current.account_id}, region {current.region}). "
+              "boto3 in this notebook now talks to it.")
+    return current
+
+
+def _forget_cached_boto3_session() -> None:
+    """boto3's default session caches credentials: drop it so the new environment is used."""
+    try:
+        import boto3
+        boto3.DEFAULT_SESSION = None
+    except ImportError:
+        pass
+
+
+def _current() -> _state.CloudState:
+    current = _state.running()
+    if current is None:
+        raise _client.CloudError("No local cloud is running: call lambdalab.start() first.")
+    return current
+
+
+def reset() -> None:
+    """Empty the local account: functions, roles, buckets, logs and environments all go."""
+    _client.admin_request(_current(), "POST", "/lambdalab/reset")
+
+
+def stop() -> bool:
+    """End the local cloud (its account is lost); True if one was running."""
+    return _client.stop()
+
+
+def status() -> dict:
+    return _client.admin_request(_current(), "GET", "/lambdalab/status")  # type: ignore[return-value]
+
+
+def environments() -> list[dict]:
+    """The execution environments alive now: function, state (cold/warm/busy), invokes, age."""
+    return _client.admin_request(_current(), "GET", "/lambdalab/environments")  # type: ignore[return-value]
+
+
+def invocations() -> list[dict]:
+    """Every invocation so far, with the figures of its REPORT line."""
+    return _client.admin_request(_current(), "GET", "/lambdalab/invocations")  # type: ignore[return-value]

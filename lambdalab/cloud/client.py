@@ -1,0 +1,102 @@
+"""Finding, starting and steering the learner's local cloud from a notebook or a terminal.
+
+The cloud runs in a background process of its own, so a kernel restart loses nothing:
+the next ``start()`` finds it through the state file and connects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from . import state
+
+START_TIMEOUT_S = 60.0
+
+
+class CloudError(Exception):
+    """The local cloud could not be started or reached; the message says what to do."""
+
+
+def ensure_running(root: Path | None = None) -> state.CloudState:
+    """The running cloud of this home, started in the background first if there is none."""
+    current = state.running(root)
+    if current is not None:
+        return current
+    return _start_background(root or state.home())
+
+
+def _start_background(root: Path) -> state.CloudState:
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root / "cloud.log"
+    environment = dict(os.environ, LAMBDALAB_HOME=str(root))
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lambdalab", "serve", "--port", "0", "--quiet"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=environment,
+            start_new_session=True,  # outlives the kernel that started it
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        current = state.read(root)
+        if current is not None and current.pid == process.pid:
+            return current
+        if process.poll() is not None:
+            raise CloudError(f"The local cloud stopped while starting (exit code {process.returncode}); "
+                             f"its log is {log_path}")
+        time.sleep(0.05)
+    process.kill()
+    raise CloudError(f"The local cloud did not start within {START_TIMEOUT_S:.0f} s; its log is {log_path}")
+
+
+def aws_environment(current: state.CloudState) -> dict[str, str]:
+    """What boto3 and the AWS CLI need to reach the local cloud and nothing else."""
+    root = state.home()
+    return {
+        "AWS_ENDPOINT_URL": current.endpoint,
+        "AWS_ACCESS_KEY_ID": current.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": current.secret_access_key,
+        "AWS_DEFAULT_REGION": current.region,
+        "AWS_REGION": current.region,
+        # Never read a real account's files by accident: point the SDK at empty ones.
+        "AWS_CONFIG_FILE": str(_empty_file(root / "aws-config")),
+        "AWS_SHARED_CREDENTIALS_FILE": str(_empty_file(root / "aws-credentials")),
+    }
+
+
+def _empty_file(path: Path) -> Path:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    return path
+
+
+def admin_request(current: state.CloudState, method: str, path: str, timeout: float = 60.0) -> object:
+    request = urllib.request.Request(f"{current.endpoint}{path}", method=method, data=b"" if method == "POST" else None,
+                                     headers={"X-Lambdalab-Token": current.token})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def stop(root: Path | None = None, timeout_s: float = 10.0) -> bool:
+    """End the running cloud; True if there was one."""
+    current = state.running(root)
+    if current is None:
+        return False
+    try:
+        os.kill(current.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and current.is_alive():
+        time.sleep(0.05)
+    if current.is_alive():
+        os.kill(current.pid, signal.SIGKILL)
+    state.remove(current.pid, root)
+    return True

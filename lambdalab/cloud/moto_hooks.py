@@ -1,0 +1,254 @@
+"""Where the Lambda engine plugs into moto.
+
+moto answers every AWS API; the engine takes over what moto cannot do without Docker:
+running functions. Every path that runs a function ends in one of two moto methods, the
+Invoke API handler and ``LambdaFunction.invoke`` (used by moto's own SQS, SNS, Kinesis and
+DynamoDB hooks), so those two are replaced. The configuration calls get AWS's quota checks
+in front of moto's own code. All of it runs after moto's IAM check of the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.responses import LambdaResponse
+from moto.awslambda.utils import make_function_arn
+
+from .. import settings as settings_module
+from ..engine import validation
+from ..engine.package import unzipped_size
+from ..engine.service import LambdaEngine
+from ..engine.spec import FunctionSpec, spec_from_moto
+from . import iam
+
+_engine: LambdaEngine | None = None
+_installed = False
+
+
+class ApiException(LambdaClientError):
+    """An AWS error with the status AWS uses for it (moto's default is 400)."""
+
+    def __init__(self, error: validation.ApiError) -> None:
+        self.code = error.status
+        super().__init__(error.code, error.message)
+
+
+def engine() -> LambdaEngine:
+    if _engine is None:
+        raise RuntimeError("the Lambda engine is not running in this process (start the local cloud first)")
+    return _engine
+
+
+def install(lambda_engine: LambdaEngine) -> None:
+    """Route moto's Lambda through lambda_engine. Idempotent; the engine can be swapped (tests)."""
+    global _engine, _installed
+    _engine = lambda_engine
+    if _installed:
+        return
+    _installed = True
+    backend = lambda_models.LambdaBackend
+    _wrap(backend, "create_function", _checked_create)
+    _wrap(backend, "update_function_configuration", _checked_update_configuration)
+    _wrap(backend, "update_function_code", _checked_update_code)
+    _wrap(backend, "put_function_concurrency", _checked_put_concurrency)
+    _wrap(backend, "delete_function", _retiring_delete)
+    _sign_empty_bodies_as_empty()
+    LambdaResponse.invoke = _invoke_api
+    LambdaResponse.invoke_async = _invoke_async_api
+    lambda_models.LambdaFunction.invoke = _invoke_from_moto
+
+
+def _sign_empty_bodies_as_empty() -> None:
+    """moto checks a signature over its parsed parameters when the body is empty; boto3 signed
+    the empty body. An Invoke without a Payload would fail with SignatureDoesNotMatch."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase._create_aws_request
+
+    def create(self: Any) -> Any:
+        request = original(self)
+        if not self._body and "/invocations" in self._path:
+            request.data = b""
+        return request
+
+    IAMRequestBase._create_aws_request = create
+
+
+def _wrap(cls: type, name: str, replacement: Any) -> None:
+    original = getattr(cls, name)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return replacement(original, self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = original.__doc__
+    setattr(cls, name, method)
+
+
+def _raise_if(error: validation.ApiError | None) -> None:
+    if error is not None:
+        raise ApiException(error)
+
+
+def _check_role(backend: Any, role_arn: str | None) -> None:
+    if role_arn and not iam.lambda_can_assume(backend.account_id, role_arn):
+        raise ApiException(validation.ApiError("InvalidParameterValueException", iam.CANNOT_ASSUME))
+
+
+# --- configuration calls ---------------------------------------------------------------------
+
+def _checked_create(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
+    settings = settings_module.current()
+    _raise_if(validation.check_configuration(spec, settings))
+    _raise_if(validation.check_zip((spec.get("Code") or {}).get("ZipFile"), settings))
+    _check_role(backend, spec.get("Role"))
+    fn = original(backend, spec)
+    _store_extra_configuration(backend.get_function(spec["FunctionName"]), spec)
+    if fn.code_bytes and (spec.get("Code") or {}).get("S3Bucket"):
+        error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings)
+        if error is not None:
+            backend.delete_function(spec["FunctionName"])
+            raise ApiException(error)
+    return fn
+
+
+def _checked_update_configuration(original: Any, backend: Any, name: str, qualifier: Any, body: dict) -> Any:
+    _raise_if(validation.check_configuration(body, settings_module.current()))
+    _check_role(backend, body.get("Role"))
+    fn = backend.get_function(name, qualifier)
+    _store_extra_configuration(fn, body)
+    result = original(backend, name, qualifier, body)
+    result.update(_extra_configuration(fn))
+    return result
+
+
+def _checked_update_code(original: Any, backend: Any, name: str, qualifier: Any, body: dict) -> Any:
+    settings = settings_module.current()
+    _raise_if(validation.check_zip(body.get("ZipFile"), settings))
+    result = original(backend, name, qualifier, body)
+    fn = backend.get_function(name, qualifier)
+    error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings) if fn.code_bytes else None
+    _raise_if(error)
+    return result
+
+
+def _checked_put_concurrency(original: Any, backend: Any, name: str, concurrency: Any) -> Any:
+    fn = backend.get_function(name)
+    elsewhere = sum(int(other.reserved_concurrency) for other in backend.list_functions()
+                    if other.reserved_concurrency is not None and other.function_name != fn.function_name)
+    _raise_if(validation.check_reserved_concurrency(int(concurrency), elsewhere, settings_module.current()))
+    return original(backend, name, concurrency)
+
+
+def _retiring_delete(original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
+    fn = backend.get_function(name)
+    result = original(backend, name, qualifier)
+    if _engine is not None:
+        _engine.function_deleted(make_function_arn(fn.region, fn.account_id, fn.function_name))
+    return result
+
+
+def _store_extra_configuration(fn: Any, body: dict[str, Any]) -> None:
+    """What moto's UpdateFunctionConfiguration drops: ephemeral storage, logging config."""
+    if body.get("EphemeralStorage"):
+        fn.ephemeral_storage = int(body["EphemeralStorage"]["Size"])
+    if body.get("LoggingConfig"):
+        fn.logging_config = {**getattr(fn, "logging_config", {}), **body["LoggingConfig"]}
+
+
+def _extra_configuration(fn: Any) -> dict[str, Any]:
+    return {"EphemeralStorage": {"Size": fn.ephemeral_storage}}
+
+
+# --- running functions ------------------------------------------------------------------------
+
+def function_spec(backend: Any, fn: Any) -> FunctionSpec:
+    spec = spec_from_moto(fn, backend.layers_versions_by_arn)
+    arn = make_function_arn(fn.region, fn.account_id, fn.function_name)
+    if spec.arn != arn:
+        from dataclasses import replace
+        spec = replace(spec, arn=arn)
+    return spec
+
+
+def _json_error(status: int, code: str, message: str, extra: dict | None = None,
+                headers: dict | None = None) -> tuple[int, dict[str, str], str]:
+    document = {"Type": "User", "message": message, **(extra or {})}
+    all_headers = {"x-amzn-errortype": code, "content-type": "application/json", "status": str(status)}
+    all_headers.update(headers or {})
+    return status, all_headers, json.dumps(document)
+
+
+def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]:
+    function_name = unquote(self.path.rsplit("/", 2)[-2])
+    qualifier = self._get_param("qualifier")
+    invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    fn = self.backend.get_function(function_name, qualifier)
+    payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+    error = validation.check_payload(payload, invocation_type, settings_module.current())
+    if error is not None:
+        return _json_error(error.status, error.code, error.message)
+    spec = function_spec(self.backend, fn)
+    headers = {"content-type": "application/json", "X-Amz-Executed-Version": spec.version}
+    if invocation_type == "DryRun":
+        return 204, {**headers, "status": "204"}, ""
+    if invocation_type == "Event":
+        request_id = engine().invoke_async(_spec_loader(self.backend, function_name, qualifier), payload)
+        return 202, {**headers, "status": "202", "x-amzn-RequestId": request_id}, ""
+    if invocation_type != "RequestResponse":
+        return _json_error(400, "InvalidParameterValueException",
+                           f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
+                           "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+    client_context = self.headers.get("X-Amz-Client-Context")
+    if client_context:
+        import base64
+        try:
+            client_context = base64.b64decode(client_context).decode()
+        except ValueError:
+            return _json_error(400, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+    outcome = engine().invoke(spec, payload, tail=self.headers.get("X-Amz-Log-Type") == "Tail",
+                              client_context=client_context)
+    if outcome.throttle is not None:
+        return _json_error(429, "TooManyRequestsException", outcome.throttle.message,
+                           {"Reason": outcome.throttle.reason, "retryAfterSeconds": "1"}, {"Retry-After": "1"})
+    headers["x-amzn-RequestId"] = outcome.request_id
+    if outcome.function_error:
+        headers["X-Amz-Function-Error"] = outcome.function_error
+    if outcome.log_tail is not None:
+        headers["X-Amz-Log-Result"] = outcome.log_tail
+    return 200, {**headers, "status": "200"}, outcome.body
+
+
+def _invoke_async_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    """The old InvokeAsync API: queue the event, answer 202 with Status 202."""
+    index = -3 if self.path.endswith("/") else -2
+    function_name = unquote(self.path.rsplit("/", 3)[index])
+    self.backend.get_function(function_name, None)
+    payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+    engine().invoke_async(_spec_loader(self.backend, function_name, None), payload)
+    return 202, {"status": "202"}, json.dumps({"Status": 202})
+
+
+def _spec_loader(backend: Any, name: str, qualifier: str | None):
+    def load() -> FunctionSpec | None:
+        try:
+            return function_spec(backend, backend.get_function(name, qualifier))
+        except Exception:
+            return None  # deleted before the event ran: dropped, as AWS drops it
+    return load
+
+
+def _invoke_from_moto(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
+    """moto's own event sources call this synchronously."""
+    from moto.awslambda.models import lambda_backends
+
+    backend = lambda_backends[self.account_id][self.region]
+    payload = body.encode() if isinstance(body, str) else (body or b"{}")
+    outcome = engine().invoke(function_spec(backend, self), payload)
+    if outcome.function_error:
+        response_headers["x-amz-function-error"] = outcome.function_error
+    return outcome.body

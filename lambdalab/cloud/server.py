@@ -1,0 +1,162 @@
+"""The local cloud process: moto's server on 127.0.0.1 with the Lambda engine inside.
+
+Run in the foreground by ``lambdalab serve``, or in the background by ``lambdalab.start()``.
+Besides AWS's APIs it answers a few requests of its own under /lambdalab/ (status, reset,
+the environments and invocations the console views draw), guarded by a token from the
+state file so that only the learner's own tools can use them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+# moto reads these when its backends are created: set them before importing moto.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    os.environ.pop(_name, None)
+
+import moto.settings  # noqa: E402
+from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
+from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
+
+from .. import settings as settings_module  # noqa: E402
+from ..engine.service import LambdaEngine  # noqa: E402
+from . import accounts, moto_hooks, state  # noqa: E402
+
+HOST = "127.0.0.1"
+
+
+class LocalCloud:
+    """One local AWS account: moto, the engine, and the learner's credentials."""
+
+    def __init__(self, port: int = 0, root: Path | None = None,
+                 settings: settings_module.Settings | None = None) -> None:
+        self.root = root or state.home()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.settings = settings or settings_module.Settings.from_env()
+        settings_module.replace_current(self.settings)
+        moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # IAM is enforced from the first request
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.token = secrets.token_hex(16)
+        self._reset_lock = threading.Lock()
+        self._server: BaseWSGIServer = make_server(HOST, port, self._app, threaded=True,
+                                                   request_handler=MotoRequestHandler)
+        self.port = self._server.server_address[1]
+        self.endpoint = f"http://{HOST}:{self.port}"
+        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint)
+        moto_hooks.install(self.engine)
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self.credentials = accounts.create_admin(accounts.load_or_create(self.root / "credentials.json"))
+        accounts.save(self.root / "credentials.json", self.credentials)
+        self._admin_routes: dict[tuple[str, str], Callable[[dict], Any]] = {
+            ("GET", "/lambdalab/status"): self._status,
+            ("POST", "/lambdalab/reset"): lambda _: self.reset(),
+            ("GET", "/lambdalab/environments"): self._environments,
+            ("GET", "/lambdalab/invocations"): self._invocations,
+        }
+
+    # --- serving ----------------------------------------------------------------------------
+
+    def cloud_state(self) -> state.CloudState:
+        return state.CloudState(
+            endpoint=self.endpoint, pid=os.getpid(), port=self.port,
+            access_key_id=self.credentials.access_key_id, secret_access_key=self.credentials.secret_access_key,
+            region=self.credentials.region, account_id=self.credentials.account_id, token=self.token,
+            started_at=time.time(),
+        )
+
+    def serve_forever(self, announce: bool = True) -> None:
+        """Serve until SIGTERM or Ctrl-C; the state file exists exactly while we serve."""
+        state.write(self.cloud_state(), self.root)
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self._server.shutdown).start())
+        if announce:
+            print(f"Lambda Lab local cloud at {self.endpoint} (account {self.credentials.account_id}, "
+                  f"region {self.credentials.region}); Ctrl-C stops it.", flush=True)
+        try:
+            self._server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def start_in_thread(self) -> "LocalCloud":
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                         name="local-cloud", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        state.remove(os.getpid(), self.root)
+        self.engine.shutdown()
+        self._server.server_close()
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self.close()
+
+    # --- the account ------------------------------------------------------------------------
+
+    def reset(self) -> dict:
+        """Empty the account: every function, role, bucket, log and environment goes."""
+        with self._reset_lock:
+            self.engine.reset()
+            moto_api_backend.reset()
+            accounts.create_admin(self.credentials)
+        return {"reset": True}
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _app(self, environ: dict, start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/lambdalab/"):
+            return self._admin(environ, start_response, path)
+        return self._moto(environ, start_response)
+
+    def _admin(self, environ: dict, start_response: Callable, path: str) -> list[bytes]:
+        route = self._admin_routes.get((environ.get("REQUEST_METHOD", "GET"), path))
+        if environ.get("HTTP_X_LAMBDALAB_TOKEN") != self.token:
+            status, body = "403 Forbidden", {"message": "missing or wrong X-Lambdalab-Token"}
+        elif route is None:
+            status, body = "404 Not Found", {"message": f"no such Lambda Lab request: {path}"}
+        else:
+            status, body = "200 OK", route(environ)
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _status(self, _: dict) -> dict:
+        return {"endpoint": self.endpoint, "pid": os.getpid(), "environments": len(self.engine.pool.environments()),
+                "concurrent_executions": self.engine.concurrency.total()}
+
+    def _environments(self, _: dict) -> list[dict]:
+        now = time.time()
+        listed = []
+        for environment, busy in self.engine.pool.environments():
+            listed.append({
+                "id": environment.id, "function": environment.spec.name, "version": environment.spec.version,
+                "state": "busy" if busy else ("warm" if environment.pid else "cold"),
+                "invokes": environment.invokes, "cold_starts": environment.cold_starts,
+                "age_s": round(now - environment.created_at, 3),
+                "idle_s": round(time.monotonic() - environment.last_used, 3),
+                "log_stream": environment.log_stream_name, "memory_mb": environment.spec.memory_mb,
+                "max_memory_used_mb": round(environment.max_memory_bytes / 2**20),
+            })
+        return listed
+
+    def _invocations(self, _: dict) -> list[dict]:
+        return [asdict(record) for record in list(self.engine.history)]
+
+
+def serve(port: int = 0) -> None:
+    LocalCloud(port=port).serve_forever()

@@ -1,0 +1,364 @@
+"""One execution environment: a runtime process group with its own /tmp, limits and log stream.
+
+Lifecycle as on AWS: Init (start the runtime, run the code outside the handler), then Invoke
+again and again (frozen in between: globals and /tmp survive), until it is reclaimed. A
+timeout, a crash or an out-of-memory kill resets it: the next invoke initializes again in the
+same environment (same log stream, same /tmp).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..settings import MB, Settings
+from . import errors, processes
+from .errors import FunctionFailure
+from .output import LogLine, OutputCollector, OutputStream
+from .package import PackageError, Workspace
+from .runtime_api import Invocation, RuntimeApi
+from .runtimes import RuntimeUnavailable, interpreter_command, launch_for
+from .spec import FunctionSpec
+
+
+class Phase(enum.Enum):
+    NEW = "new"
+    INITIALIZING = "initializing"
+    IDLE = "idle"
+    BUSY = "busy"
+    SHUT_DOWN = "shut down"
+
+
+@dataclass
+class EnvironmentResult:
+    """What one invocation did in this environment, before any record of it is written."""
+
+    request_id: str
+    body: bytes
+    failure: FunctionFailure | None
+    duration_ms: float
+    max_memory_mb: int
+    lines: list[LogLine]
+    init_lines: list[LogLine] = field(default_factory=list)
+    init_ms: float | None = None
+    dropped_bytes: int = 0
+    timed_out: bool = False
+
+
+@dataclass
+class EnvironmentServices:
+    """The machinery every environment of one local cloud shares."""
+
+    settings: Settings
+    workspace: Workspace
+    spawner: processes.Spawner
+    collector: OutputCollector
+    watcher: "object"  # watcher.Watcher; typed loosely to avoid an import cycle
+    cloud_endpoint: str
+    runtime_site: Path | None
+    use_mount_namespace: bool
+
+
+class ExecutionEnvironment:
+    def __init__(self, spec: FunctionSpec, services: EnvironmentServices, credentials: dict[str, str]) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        created = datetime.now(timezone.utc)
+        self.created_at = time.time()
+        self.log_stream_name = f"{created:%Y/%m/%d}/[{spec.version}]{self.id}"
+        self.phase = Phase.NEW
+        self.invokes = 0
+        self.cold_starts = 0
+        self.last_used = time.monotonic()
+        self.max_memory_bytes = 0
+        self._services = services
+        self._settings = services.settings
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._api: RuntimeApi | None = None
+        self._output: OutputStream | None = None
+        self._failure: FunctionFailure | None = None
+        self._wake = threading.Event()
+        self._invocation: Invocation | None = None
+        self._frozen = False
+        self._dir = services.workspace.environment_dir(self.id)
+        self.tmp_dir = self._dir / "tmp"
+        self.task_root: Path | None = None
+
+    # --- what the watcher needs -----------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def fail(self, failure: FunctionFailure) -> None:
+        """Called by the watcher when a limit is broken or the runtime died: end the attempt now."""
+        if self._failure is None:
+            self._failure = failure
+        if self._process is not None:
+            processes.kill_group(self._process.pid)
+        self._wake.set()
+        invocation = self._invocation
+        if invocation is not None:
+            invocation.replied.set()
+
+    @property
+    def current_request_id(self) -> str:
+        return self._invocation.request_id if self._invocation else "init"
+
+    def exit_code(self) -> int | None:
+        return self._process.poll() if self._process else None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def invoke(self, invocation: Invocation) -> EnvironmentResult:
+        with self._lock:
+            self.invokes += 1
+            self.last_used = time.monotonic()
+            init_lines: list[LogLine] = []
+            init_ms = None
+            timeout_s = float(self.spec.timeout_s)
+            if self._process is not None and self._process.poll() is not None:
+                self._reset()  # died while idle (killed from outside): start afresh
+            if self._process is None:
+                failure, init_ms, init_lines, overrun = self._initialize(invocation)
+                timeout_s -= overrun
+                if failure is not None:
+                    lines, dropped = self._take_output()
+                    self._reset()
+                    return EnvironmentResult(invocation.request_id, failure.body(invocation.request_id), failure,
+                                             duration_ms=0.0, max_memory_mb=self._memory_mb(), lines=lines,
+                                             init_lines=init_lines, init_ms=init_ms, dropped_bytes=dropped)
+            result = self._run(invocation, max(timeout_s, 0.0))
+            result.init_lines, result.init_ms = init_lines, init_ms
+            self.last_used = time.monotonic()
+            return result
+
+    def _run(self, invocation: Invocation, timeout_s: float) -> EnvironmentResult:
+        self._failure = None
+        self._invocation = invocation
+        self.phase = Phase.BUSY
+        self._thaw()
+        started = time.monotonic()
+        self._services.watcher.watch(self)
+        self._api.deliver(invocation)
+        settled = invocation.replied.wait(timeout_s)
+        duration_ms = (time.monotonic() - started) * 1000
+        self._services.watcher.unwatch(self)
+        failure = self._failure
+        timed_out = False
+        if not settled and failure is None:
+            timed_out = True
+            processes.kill_group(self._process.pid)
+            failure = errors.timed_out(invocation.request_id, self.spec.timeout_s)
+            duration_ms = self.spec.timeout_s * 1000.0
+        reply = invocation.reply
+        if failure is None and reply is not None and reply.too_large:
+            failure = FunctionFailure(
+                error_message="Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                error_type="Function.ResponseSizeTooLarge", include_request_id=False)
+        lines, dropped = self._take_output()
+        memory_mb = self._memory_mb()
+        self._invocation = None
+        if failure is not None and (timed_out or self._failure is not None):
+            if self._failure is not None and self._failure.error_type == "Runtime.ExitError" and "killed" in self._failure.error_message:
+                memory_mb = max(memory_mb, self.spec.memory_mb)
+            self._reset()
+            return EnvironmentResult(invocation.request_id, failure.body(invocation.request_id), failure,
+                                     duration_ms, memory_mb, lines, dropped_bytes=dropped, timed_out=timed_out)
+        self._freeze()
+        self.phase = Phase.IDLE
+        if failure is not None:  # response too large: the runtime is fine, the answer is not
+            return EnvironmentResult(invocation.request_id, failure.body(invocation.request_id), failure,
+                                     duration_ms, memory_mb, lines, dropped_bytes=dropped)
+        if reply.succeeded:
+            return EnvironmentResult(invocation.request_id, reply.body, None, duration_ms, memory_mb, lines,
+                                     dropped_bytes=dropped)
+        return EnvironmentResult(invocation.request_id, reply.body,
+                                 _failure_from_runtime(reply.body, reply.error_type), duration_ms, memory_mb,
+                                 lines, dropped_bytes=dropped)
+
+    def _initialize(self, invocation: Invocation) -> tuple[FunctionFailure | None, float | None, list[LogLine], float]:
+        """Start the runtime and wait until it asks for its first event (or fails)."""
+        self.phase = Phase.INITIALIZING
+        self.cold_starts += 1
+        self._failure = None
+        self._wake.clear()
+        started = time.monotonic()
+        try:
+            description = self._start_process()
+        except (RuntimeUnavailable, PackageError) as exc:
+            return (errors.FunctionFailure(str(exc), "Runtime.InvalidEntrypoint" if isinstance(exc, RuntimeUnavailable)
+                                           else "Runtime.InvalidPackage", stack_trace=[]), None, [], 0.0)
+        header = LogLine(int(time.time() * 1000),
+                         f"INIT_START Runtime Version: {self.spec.runtime}.lambdalab\t"
+                         f"Runtime Version ARN: arn:aws:lambda:{self.spec.region}::runtime:lambdalab-local "
+                         f"({description})")
+        self._services.watcher.watch(self)
+        limit = self._settings.init_timeout_s + float(self.spec.timeout_s)
+        api = self._api
+        while True:
+            if api.ready.is_set() or api.init_error is not None or self._failure is not None:
+                break
+            code = self._process.poll()
+            if code is not None:
+                self._failure = errors.runtime_exited(invocation.request_id, code)
+                break
+            if time.monotonic() - started > limit:
+                processes.kill_group(self._process.pid)
+                self._failure = errors.timed_out(invocation.request_id, self.spec.timeout_s)
+                break
+            self._wake.wait(0.02)
+            self._wake.clear()
+        self._services.watcher.unwatch(self)
+        init_ms = ((api.ready_at or time.monotonic()) - started) * 1000
+        overrun = max(0.0, init_ms / 1000 - self._settings.init_timeout_s)
+        init_lines, _ = self._take_output()
+        if api.init_error is not None and self._failure is None:
+            self._failure = _failure_from_runtime(api.init_error.body, api.init_error.error_type)
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            return failure, init_ms, [header] + init_lines, overrun
+        self.phase = Phase.IDLE
+        return None, init_ms, [header] + init_lines, overrun
+
+    def _start_process(self) -> str:
+        spec, workspace = self.spec, self._services.workspace
+        self.task_root = workspace.code_dir(spec)
+        opt_dir = workspace.opt_dir(spec.layers) if spec.layers else None
+        launch = launch_for(spec.runtime, self.task_root)
+        self._api = RuntimeApi(self._settings.sync_payload_max_bytes, on_activity=self._wake.set)
+        read_fd, write_fd = os.pipe()
+        try:
+            self._process = self._services.spawner.popen(
+                interpreter_command() + launch.command,
+                cwd=str(self.task_root),
+                env=self._environment_variables(opt_dir),
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            os.close(write_fd)
+        self._output = OutputStream(read_fd, self._settings.max_log_bytes_per_invoke)
+        self._services.collector.attach(self._output)
+        return launch.description
+
+    def _environment_variables(self, opt_dir: Path | None) -> dict[str, str]:
+        spec = self.spec
+        variables = dict(spec.environment)
+        variables.update({
+            "_HANDLER": spec.handler,
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
+            "AWS_LAMBDA_RUNTIME_API": self._api.address,
+            "LAMBDA_TASK_ROOT": str(self.task_root),
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parent / "runtimes"),
+            "TZ": ":UTC",
+            "LANG": "en_US.UTF-8",
+            "PATH": f"{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}:/opt/bin",
+            # Lambda Lab's own plumbing: SDK calls reach the local cloud, never a real account.
+            "AWS_ENDPOINT_URL": self._services.cloud_endpoint,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "LAMBDALAB_CLOUD_PID": str(os.getpid()),
+            "LAMBDALAB_ENVIRONMENT_ID": self.id,
+            "LAMBDALAB_TMP_DIR": str(self.tmp_dir),
+            "LAMBDALAB_MAX_OPEN_FILES": str(self._settings.max_open_files),
+            "LAMBDALAB_MOUNT_NAMESPACE": "1" if self._services.use_mount_namespace else "0",
+        })
+        variables.update(self._credentials)
+        if opt_dir is not None:
+            variables["LAMBDALAB_OPT_DIR"] = str(opt_dir)
+        if self._services.runtime_site is not None:
+            variables["LAMBDALAB_RUNTIME_SITE"] = str(self._services.runtime_site)
+        return variables
+
+    def _take_output(self) -> tuple[list[LogLine], int]:
+        if self._output is None:
+            return [], 0
+        return self._output.take()
+
+    def _memory_mb(self) -> int:
+        if self._process is not None:
+            self.max_memory_bytes = max(self.max_memory_bytes, processes.peak_resident_bytes(self._process.pid))
+        return max(1, round(self.max_memory_bytes / MB))
+
+    def note_memory(self, resident: int) -> None:
+        if resident > self.max_memory_bytes:
+            self.max_memory_bytes = resident
+
+    def _freeze(self) -> None:
+        if self._settings.freeze_idle_environments and self._process is not None:
+            processes.kill_group(self._process.pid, signal.SIGSTOP)
+            self._frozen = True
+
+    def _thaw(self) -> None:
+        if self._frozen and self._process is not None:
+            processes.kill_group(self._process.pid, signal.SIGCONT)
+            self._frozen = False
+
+    def _stop_process(self) -> None:
+        process, api, output = self._process, self._api, self._output
+        self._process = self._api = self._output = None
+        self._frozen = False
+        if process is not None:
+            processes.kill_group(process.pid)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if api is not None:
+            api.close()
+        if output is not None:
+            self._services.collector.detach(output)
+
+    def _reset(self) -> None:
+        """After a timeout or crash the runtime starts again on the next invoke; /tmp stays."""
+        self._stop_process()
+        self.phase = Phase.IDLE
+        self.max_memory_bytes = 0
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._stop_process()
+            self.phase = Phase.SHUT_DOWN
+            self._services.workspace.remove_environment_dir(self.id)
+
+
+def _failure_from_runtime(body: bytes, error_type: str | None) -> FunctionFailure:
+    """The runtime's own error document is passed through as AWS passes it."""
+    import json
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        return FunctionFailure(error_message=body.decode("utf-8", "replace"), error_type=error_type or "Unhandled",
+                               include_request_id=False)
+    return FunctionFailure(
+        error_message=str(document.get("errorMessage", "")),
+        error_type=document.get("errorType", error_type),
+        stack_trace=document.get("stackTrace"),
+        include_request_id="requestId" in document,
+        extra={k: v for k, v in document.items() if k not in ("errorMessage", "errorType", "stackTrace", "requestId")},
+    )

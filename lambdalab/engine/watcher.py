@@ -1,0 +1,100 @@
+"""The watcher: one thread that looks at every busy environment many times a second.
+
+It enforces what AWS enforces while code runs (memory, processes, /tmp size) and notices a
+runtime that died. Timeouts are not its job: the invoking thread waits exactly as long as
+the function's timeout. It also reclaims idle environments and reaps orphaned processes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from ..settings import MB, Settings
+from . import errors, processes
+
+
+class Watcher:
+    def __init__(self, settings: Settings, on_housekeeping: Callable[[], None]) -> None:
+        self._settings = settings
+        self._on_housekeeping = on_housekeeping
+        self._lock = threading.Lock()
+        self._watched: dict[int, object] = {}
+        self._with_children: set[int] = set()
+        self._last_tmp_check = 0.0
+        self._last_housekeeping = 0.0
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="environment-watcher", daemon=True)
+        self._thread.start()
+
+    def watch(self, environment: object) -> None:
+        with self._lock:
+            self._watched[id(environment)] = environment
+        self._wake.set()
+
+    def unwatch(self, environment: object) -> None:
+        with self._lock:
+            self._watched.pop(id(environment), None)
+            self._with_children.discard(id(environment))
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    def _run(self) -> None:
+        tick = 0
+        while not self._stopped:
+            with self._lock:
+                watched = list(self._watched.values())
+            if not watched:
+                self._wake.wait(0.5)
+                self._wake.clear()
+            else:
+                tick += 1
+                self._check(watched, tick)
+                time.sleep(self._settings.watch_interval_s)
+            now = time.monotonic()
+            if now - self._last_housekeeping >= 1.0:
+                self._last_housekeeping = now
+                try:
+                    self._on_housekeeping()
+                except Exception:  # housekeeping must never stop the watcher
+                    pass
+
+    def _check(self, environments: list, tick: int) -> None:
+        settings = self._settings
+        groups: dict[int, tuple[int, int]] = {}
+        if tick % 10 == 0:
+            for environment in environments:
+                pid = environment.pid
+                if pid is not None and processes.child_pids(pid):
+                    self._with_children.add(id(environment))
+        family = [e for e in environments if id(e) in self._with_children and e.pid is not None]
+        if family:
+            groups = processes.process_groups({e.pid for e in family})
+        now = time.monotonic()
+        check_tmp = now - self._last_tmp_check >= settings.tmp_watch_interval_s
+        if check_tmp:
+            self._last_tmp_check = now
+        for environment in environments:
+            pid = environment.pid
+            if pid is None:
+                continue
+            code = environment.exit_code()
+            if code is not None:
+                environment.fail(errors.runtime_exited(environment.current_request_id, code))
+                continue
+            count, resident = groups.get(pid, (1, processes.resident_bytes(pid)))
+            environment.note_memory(resident)
+            if resident > environment.spec.memory_mb * MB:
+                environment.fail(errors.out_of_memory(environment.current_request_id))
+            elif count > settings.max_processes:
+                environment.fail(errors.runtime_exited(environment.current_request_id, -9))
+            elif check_tmp:
+                limit = environment.spec.ephemeral_storage_mb * MB
+                used = processes.directory_bytes(environment.tmp_dir, stop_above=limit)
+                if used > limit:
+                    environment.fail(errors.ephemeral_storage_full(
+                        environment.current_request_id, used / MB, environment.spec.ephemeral_storage_mb))

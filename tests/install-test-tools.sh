@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# What the tests need beyond Python packages, installed when this machine allows it (CI runs
+# as root with Debian's packages reachable). Without them the tests that need them are
+# skipped, and say why.
+set -u
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing for the tests: ${missing[*]}"
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+      || echo "Could not install ${missing[*]}: the tests that need them will be skipped."
+  fi
+fi
+exit 0
