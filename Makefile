@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: lab test benchmarks clean
+.PHONY: lab test labs benchmarks clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Lambda Lab needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -21,6 +21,9 @@ lab: $(INSTALLED)
 test: $(INSTALLED)
 	bash tests/install-test-tools.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+labs: $(INSTALLED)
+	$(BIN)/lambdalab course build
 
 benchmarks: $(INSTALLED)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

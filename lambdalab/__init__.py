@@ -14,7 +14,8 @@ import os
 from .cloud import client as _client
 from .cloud import state as _state
 
-__all__ = ["start", "reset", "stop", "status", "environments", "invocations"]
+__all__ = ["start", "reset", "stop", "status", "environments", "invocations", "invoke_panel", "log_viewer",
+           "environment_view", "check", "progress", "clean_up"]
 
 
 def start(quiet: bool = False) -> _state.CloudState:
@@ -68,3 +69,47 @@ def environments() -> list[dict]:
 def invocations() -> list[dict]:
     """Every invocation so far, with the figures of its REPORT line."""
     return _client.admin_request(_current(), "GET", "/lambdalab/invocations")  # type: ignore[return-value]
+
+
+# --- the console, as widgets (imported on first use: `import lambdalab` stays light) -------------
+
+def invoke_panel(function_name: str | None = None, event: object = None):
+    """Pick a function, edit a test event, invoke, see the result and the REPORT line."""
+    from .widgets import InvokePanel
+
+    return InvokePanel(function_name, event)
+
+
+def log_viewer(function_name: str, streams: int = 3):
+    """The function's newest log streams in CloudWatch Logs."""
+    from .widgets import LogViewer
+
+    return LogViewer(function_name, streams)
+
+
+def environment_view(function_name: str | None = None):
+    """The execution environments alive now, cold, warm or busy."""
+    from .widgets import EnvironmentsView
+
+    return EnvironmentsView(function_name)
+
+
+def check(check_id: str):
+    """Run an exercise's check: passed, or not yet with a hint. Results are kept in your progress."""
+    from .grader import check as run
+
+    return run(check_id)
+
+
+def progress():
+    """Your progress through the labs."""
+    from .grader import progress as show
+
+    return show()
+
+
+def clean_up(prefix: str) -> list[str]:
+    """Delete what a lesson made (everything named prefix*), so it can run again from the top."""
+    from .course.cleanup import clean_up as remove
+
+    return remove(prefix)

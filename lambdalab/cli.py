@@ -19,9 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("stop", help="end the local cloud")
     commands.add_parser("reset", help="empty the local account")
     commands.add_parser("status", help="say whether a local cloud is running, and where")
+    commands.add_parser("progress", help="print the learner's progress through the labs")
+    course = commands.add_parser("course", help="authors' tools")
+    course.add_argument("action", choices=["build"], help="build: write labs/ from solutions/")
+    course.add_argument("--root", default=".", help="the course's folder (holds solutions/ and labs/)")
+    grade = commands.add_parser("grade", help="run submitted labs headless and write a gradebook CSV")
+    grade.add_argument("folder", help="folder of submitted lab notebooks (searched recursively)")
+    grade.add_argument("--output", default="gradebook.csv", help="CSV to write (default: gradebook.csv)")
     args = parser.parse_args(argv)
     return {"serve": _serve, "start": _start, "env": _env, "stop": _stop, "reset": _reset,
-            "status": _status}[args.command](args)
+            "status": _status, "progress": _progress, "course": _course, "grade": _grade}[args.command](args)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -76,6 +83,37 @@ def _status(_: argparse.Namespace) -> int:
         print("No local cloud is running.")
         return 1
     print(json.dumps({"endpoint": current.endpoint, "pid": current.pid, "region": current.region}, indent=2))
+    return 0
+
+
+def _progress(_: argparse.Namespace) -> int:
+    from .grader import load_progress
+
+    print(load_progress().text())
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .course.build import build_labs
+
+    root = Path(args.root)
+    for path in build_labs(root / "solutions", root / "labs"):
+        print(f"wrote {path}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .course.grade import grade_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"No such folder: {folder}", file=sys.stderr)
+        return 2
+    grade_folder(folder, Path(args.output))
     return 0
 
 

@@ -120,3 +120,93 @@ def invoke_json(lam: object, name: str, event: object = None, **extra: object) -
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event if event is not None else {}), **extra)
     body = response["Payload"].read()
     return response, json.loads(body) if body else None
+
+
+# --- Helpers added for the invoke, environment and limit tests ----------------------------------
+
+def invoke_raw(lam: object, name: str, payload: bytes | str = b"{}", **extra: object) -> tuple[dict, bytes]:
+    """Invoke with a payload sent as given: (response metadata, raw body)."""
+    response = lam.invoke(FunctionName=name, Payload=payload, **extra)
+    return response, response["Payload"].read()
+
+
+def log_tail(response: dict) -> str:
+    """The decoded X-Amz-Log-Result of an invoke made with LogType="Tail"."""
+    import base64
+
+    return base64.b64decode(response["LogResult"]).decode("utf-8", "replace")
+
+
+def report_line(log_text: str) -> str:
+    """The REPORT line of a log (the last one if there are several)."""
+    lines = [line for line in log_text.splitlines() if line.startswith("REPORT RequestId: ")]
+    assert lines, f"no REPORT line in:\n{log_text}"
+    return lines[-1]
+
+
+def request_id(response: dict) -> str:
+    return response["ResponseMetadata"]["RequestId"]
+
+
+def wait_until(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.1, what: str = "condition") -> object:
+    """Poll predicate() until it returns something truthy, at most timeout_s; return that value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout_s} s (last value: {value!r})")
+        time.sleep(interval_s)
+
+
+def environment_processes(cloud: TestCloud) -> list[tuple[int, str | None]]:
+    """Every live descendant process of the cloud: (pid, LAMBDALAB_ENVIRONMENT_ID or None)."""
+    import psutil
+
+    found = []
+    try:
+        children = psutil.Process(cloud.state["pid"]).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return found
+    for child in children:
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            found.append((child.pid, child.environ().get("LAMBDALAB_ENVIRONMENT_ID")))
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        except psutil.AccessDenied:
+            found.append((child.pid, None))
+    return found
+
+
+def leaked_processes(cloud: TestCloud) -> list[tuple[int, str | None]]:
+    """Descendants of the cloud that no live (warm or busy) environment accounts for."""
+    live = {e["id"] for e in cloud.admin("GET", "/lambdalab/environments") if e["state"] in ("warm", "busy")}
+    return [(pid, env) for pid, env in environment_processes(cloud) if env not in live]
+
+
+def assert_no_leaked_processes(cloud: TestCloud, timeout_s: float = 20.0) -> None:
+    wait_until(lambda: not leaked_processes(cloud), timeout_s, 0.2, "no leaked environment processes")
+
+
+def assert_no_processes_after_reset(cloud: TestCloud, timeout_s: float = 20.0) -> None:
+    cloud.reset()
+    wait_until(lambda: not environment_processes(cloud), timeout_s, 0.2, "no environment processes after reset")
+
+
+def zeros_zip(unzipped_bytes: int, name: str = "zeros.bin", extra: dict[str, str] | None = None) -> bytes:
+    """A zip whose one big member is unzipped_bytes of zeros (it compresses to about 1/1000)."""
+    buffer = io.BytesIO()
+    chunk = b"\0" * (1 << 20)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, content in (extra or {}).items():
+            archive.writestr(path, content)
+        with archive.open(name, "w", force_zip64=True) as member:
+            left = unzipped_bytes
+            while left > 0:
+                piece = chunk if left >= len(chunk) else chunk[:left]
+                member.write(piece)
+                left -= len(piece)
+    return buffer.getvalue()

@@ -64,14 +64,16 @@ def install(lambda_engine: LambdaEngine) -> None:
 
 def _sign_empty_bodies_as_empty() -> None:
     """moto checks a signature over its parsed parameters when the body is empty; boto3 signed
-    the empty body. An Invoke without a Payload would fail with SignatureDoesNotMatch."""
+    the empty body. Every bodiless request (an Invoke without a Payload, any GET of a REST
+    API such as ListFunctions) would fail with SignatureDoesNotMatch."""
     from moto.iam.access_control import IAMRequestBase
 
     original = IAMRequestBase._create_aws_request
 
     def create(self: Any) -> Any:
         request = original(self)
-        if not self._body and "/invocations" in self._path:
+        form = "x-www-form-urlencoded" in str(self._headers.get("Content-Type", ""))
+        if not self._body and not form:  # a form body was parsed into the parameters: keep moto's way
             request.data = b""
         return request
 

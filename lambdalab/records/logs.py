@@ -97,3 +97,15 @@ class LogWriter:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def parse_report(line: str) -> dict[str, str]:
+    """The fields of a REPORT line: {"Duration": "15.74 ms", "Billed Duration": "16 ms", ...}."""
+    fields: dict[str, str] = {}
+    for part in line.strip().split("\t"):
+        key, _, value = part.partition(": ")
+        if key.startswith("REPORT RequestId"):
+            fields["RequestId"] = value
+        elif value:
+            fields[key] = value
+    return fields

@@ -1,0 +1,1 @@
+"""Course tooling for authors and instructors: building labs from solutions, grading submissions."""

@@ -1,0 +1,1 @@
+"""One module per lab; each registers its checks with ``@register("labNN.name", "title")``."""

@@ -1,0 +1,32 @@
+"""What a check uses to look at the learner's cloud: boto3 clients and a few helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..cloud.connection import InvokeResult, aws_client, current_cloud, invoke
+from ..cloud.state import CloudState
+
+
+@dataclass
+class Probe:
+    state: CloudState
+
+    @classmethod
+    def connect(cls) -> "Probe":
+        return cls(current_cloud())
+
+    def client(self, service: str) -> Any:
+        return aws_client(service, self.state)
+
+    def function(self, name: str) -> dict | None:
+        """The function's configuration, or None if there is no such function."""
+        lam = self.client("lambda")
+        try:
+            return lam.get_function_configuration(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:
+            return None
+
+    def invoke(self, name: str, event: Any = None) -> InvokeResult:
+        return invoke(name, event, self.state)

@@ -1,0 +1,68 @@
+"""How check results and progress look: a card per check, a bar per lab."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..widgets.base import COLOURS, Viewable, card, escape
+from .progress import Progress
+
+
+class CheckView(Viewable):
+    """Green or red; the hint on demand; "Check again" re-runs the check in the kernel."""
+
+    def __init__(self, result) -> None:
+        self.result = result
+
+    def text(self) -> str:
+        return self.result.text()
+
+    def widget(self) -> widgets.Widget:
+        status = widgets.HTML(self._card_html())
+        hint = widgets.HTML("")
+        show_hint = widgets.Button(description="Show hint", icon="lightbulb-o",
+                                   layout=widgets.Layout(display="none" if self.result.passed or not self.result.hint
+                                                         else "inline-flex"))
+        again = widgets.Button(description="Check again", icon="refresh")
+
+        def on_hint(_: widgets.Button) -> None:
+            hint.value = card("Hint", f"<div>{escape(self.result.hint)}</div>", COLOURS["muted"])
+
+        def on_again(_: widgets.Button) -> None:
+            from .registry import run_check
+
+            again.disabled = True
+            self.result = run_check(self.result.check_id)
+            status.value = self._card_html()
+            hint.value = ""
+            show_hint.layout.display = "none" if self.result.passed or not self.result.hint else "inline-flex"
+            again.disabled = False
+
+        show_hint.on_click(on_hint)
+        again.on_click(on_again)
+        return widgets.VBox([status, widgets.HBox([show_hint, again]), hint])
+
+    def _card_html(self) -> str:
+        passed = self.result.passed
+        title = f"{'Passed' if passed else 'Not yet'}: {self.result.check_id}"
+        return card(title, f"<div>{escape(self.result.message)}</div>", COLOURS["pass" if passed else "fail"])
+
+
+class ProgressView(Viewable):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def text(self) -> str:
+        return self.progress.text()
+
+    def widget(self) -> widgets.Widget:
+        rows = []
+        for lab, checks in self.progress.by_lab().items():
+            done = sum(checks.values())
+            bar = widgets.IntProgress(value=done, min=0, max=max(len(checks), 1),
+                                      bar_style="success" if done == len(checks) else "info")
+            marks = " ".join(("✅" if passed else "⬜") + f" {escape(check_id.split('.', 1)[1])}"
+                             for check_id, passed in checks.items())
+            rows.append(widgets.HBox([widgets.HTML(f"<b>{escape(lab)}</b>", layout=widgets.Layout(width="80px")),
+                                      bar, widgets.HTML(f"{done}/{len(checks)} &nbsp; {marks}")]))
+        return widgets.VBox(rows or [widgets.HTML("No checks yet.")])
