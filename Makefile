@@ -20,7 +20,7 @@ lab: $(INSTALLED)
 
 test: $(INSTALLED)
 	bash tests/install-test-tools.sh
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests notebooks solutions
 
 labs: $(INSTALLED)
 	$(BIN)/lambdalab course build

@@ -97,7 +97,7 @@ def run(home: Home, invokes: int, warmup: int, rounds: int, settings: dict[str, 
         "environments": len(environments), "cold_starts": cold_starts,
         "raw_ms": {label: [ms(t) for t in values] for label, values in times.items()},
     })
-    print(f"(results in {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path})")
+    print(f"(results in {path})")
 
 
 def main() -> int:

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support import TestCloud, create_function, create_role, make_zip, start_cloud  # noqa: E402,F401
 
-__all__ = ["TestCloud", "create_function", "create_role", "make_zip", "start_cloud", "Home", "start_echo_cloud",
-           "setting_variables", "summary", "percentile", "write_results", "ms", "descendants", "wait_for_no_descendants",
-           "Failure", "run_main"]
+__all__ = ["ECHO_FUNCTION_CODE", "Failure", "Home", "TestCloud", "TreeMemorySampler", "create_function", "create_role",
+           "describe", "descendants", "make_zip", "ms", "percentile", "run_main", "setting_variables",
+           "start_cloud", "start_echo_cloud", "summary", "wait_for_no_descendants", "write_results"]
 
 ECHO_FUNCTION_CODE = "def handler(event, context):\n    return event\n"
 

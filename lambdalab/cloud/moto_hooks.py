@@ -55,11 +55,14 @@ def install(lambda_engine: LambdaEngine) -> None:
     _wrap(backend, "update_function_configuration", _checked_update_configuration)
     _wrap(backend, "update_function_code", _checked_update_code)
     _wrap(backend, "put_function_concurrency", _checked_put_concurrency)
+    _wrap(backend, "delete_function_concurrency", _released_concurrency)
     _wrap(backend, "delete_function", _retiring_delete)
     _sign_empty_bodies_as_empty()
     LambdaResponse.invoke = _invoke_api
     LambdaResponse.invoke_async = _invoke_async_api
+    _keep_invoke_request_ids()
     lambda_models.LambdaFunction.invoke = _invoke_from_moto
+    _json_auth_errors_for_json_services()
 
 
 def _sign_empty_bodies_as_empty() -> None:
@@ -78,6 +81,54 @@ def _sign_empty_bodies_as_empty() -> None:
         return request
 
     IAMRequestBase._create_aws_request = create
+
+
+def _keep_invoke_request_ids() -> None:
+    """moto stamps a random x-amzn-requestid on every response; an Invoke's must stay the id the
+    function saw as context.aws_request_id, as on AWS."""
+    original = LambdaResponse._enrich_response
+
+    def enrich(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        wanted = headers.get("x-amzn-requestid")
+        headers, body = original(headers, body)
+        if wanted:
+            headers["x-amzn-requestid"] = wanted
+        return headers, body
+
+    LambdaResponse._enrich_response = staticmethod(enrich)
+
+
+# What AWS's JSON-protocol services (Lambda, DynamoDB, CloudWatch Logs...) call moto's XML-only auth errors.
+_JSON_AUTH_ERRORS = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException",
+                     "SignatureDoesNotMatch": "InvalidSignatureException"}
+
+
+def _json_auth_errors_for_json_services() -> None:
+    """moto answers a refused signature or permission in XML whatever the service; a JSON service's
+    client then sees the code '403'. AWS answers those services in JSON with their own error names."""
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.core.responses import BaseResponse
+    from moto.core.utils import get_service_model
+
+    original = BaseResponse._authenticate_and_authorize_normal_action
+
+    def check(self: Any, resource: str = "*") -> None:
+        try:
+            original(self, resource)
+        except _RESTError as error:
+            if isinstance(error, JsonRESTError) or error.error_type not in _JSON_AUTH_ERRORS:
+                raise
+            try:
+                protocol = get_service_model(self.boto3_service_name).protocol
+            except Exception:
+                raise error
+            if protocol not in ("json", "rest-json"):
+                raise
+            replacement = JsonRESTError(_JSON_AUTH_ERRORS[error.error_type], error.message)
+            replacement.code = error.code
+            raise replacement from None
+
+    BaseResponse._authenticate_and_authorize_normal_action = check
 
 
 def _wrap(cls: type, name: str, replacement: Any) -> None:
@@ -143,7 +194,19 @@ def _checked_put_concurrency(original: Any, backend: Any, name: str, concurrency
     elsewhere = sum(int(other.reserved_concurrency) for other in backend.list_functions()
                     if other.reserved_concurrency is not None and other.function_name != fn.function_name)
     _raise_if(validation.check_reserved_concurrency(int(concurrency), elsewhere, settings_module.current()))
-    return original(backend, name, concurrency)
+    result = original(backend, name, concurrency)
+    if _engine is not None:  # a reservation shrinks the other functions' pool at once, not at its first invoke
+        _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name),
+                                         int(concurrency))
+    return result
+
+
+def _released_concurrency(original: Any, backend: Any, name: str) -> Any:
+    fn = backend.get_function(name)
+    result = original(backend, name)
+    if _engine is not None:
+        _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name), None)
+    return result
 
 
 def _retiring_delete(original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
@@ -151,6 +214,8 @@ def _retiring_delete(original: Any, backend: Any, name: str, qualifier: Any = No
     result = original(backend, name, qualifier)
     if _engine is not None:
         _engine.function_deleted(make_function_arn(fn.region, fn.account_id, fn.function_name))
+        if qualifier is None:  # the function is gone, and its reservation with it
+            _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name), None)
     return result
 
 
@@ -187,7 +252,8 @@ def _json_error(status: int, code: str, message: str, extra: dict | None = None,
 
 def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]:
     function_name = unquote(self.path.rsplit("/", 2)[-2])
-    qualifier = self._get_param("qualifier")
+    # The Qualifier query parameter (moto's _get_param("qualifier") misses it and reads the payload).
+    qualifier = (self.querystring.get("Qualifier") or [None])[0]
     invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     fn = self.backend.get_function(function_name, qualifier)
     payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
@@ -200,7 +266,7 @@ def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]
         return 204, {**headers, "status": "204"}, ""
     if invocation_type == "Event":
         request_id = engine().invoke_async(_spec_loader(self.backend, function_name, qualifier), payload)
-        return 202, {**headers, "status": "202", "x-amzn-RequestId": request_id}, ""
+        return 202, {**headers, "status": "202", "x-amzn-requestid": request_id}, ""
     if invocation_type != "RequestResponse":
         return _json_error(400, "InvalidParameterValueException",
                            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
@@ -210,6 +276,8 @@ def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]
         import base64
         try:
             client_context = base64.b64decode(client_context).decode()
+            if not isinstance(json.loads(client_context), dict):  # the runtime would die parsing it
+                raise ValueError("not a JSON object")
         except ValueError:
             return _json_error(400, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
     outcome = engine().invoke(spec, payload, tail=self.headers.get("X-Amz-Log-Type") == "Tail",
@@ -217,7 +285,7 @@ def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]
     if outcome.throttle is not None:
         return _json_error(429, "TooManyRequestsException", outcome.throttle.message,
                            {"Reason": outcome.throttle.reason, "retryAfterSeconds": "1"}, {"Retry-After": "1"})
-    headers["x-amzn-RequestId"] = outcome.request_id
+    headers["x-amzn-requestid"] = outcome.request_id
     if outcome.function_error:
         headers["X-Amz-Function-Error"] = outcome.function_error
     if outcome.log_tail is not None:

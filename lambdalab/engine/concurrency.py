@@ -40,6 +40,11 @@ class ConcurrencyCounter:
             else:
                 self._reserved[function_arn] = reserved
 
+    def clear_reserved(self) -> None:
+        """The account was emptied: no function holds a reservation any more."""
+        with self._lock:
+            self._reserved.clear()
+
     def acquire(self, function_arn: str, reserved: int | None) -> Throttle | None:
         """Take one slot for function_arn, or say why not. Reserved comes from the function's config."""
         with self._lock:

@@ -171,7 +171,9 @@ class ExecutionEnvironment:
         self._invocation = None
         if failure is not None and (timed_out or self._failure is not None):
             if self._failure is not None and self._failure.error_type == "Runtime.ExitError" and "killed" in self._failure.error_message:
-                memory_mb = max(memory_mb, self.spec.memory_mb)
+                # Killed at the limit: AWS reports the memory size, never more (the watcher may have
+                # seen a few MB above the limit before the kill landed).
+                memory_mb = self.spec.memory_mb
             self._reset()
             return EnvironmentResult(invocation.request_id, failure.body(invocation.request_id), failure,
                                      duration_ms, memory_mb, lines, dropped_bytes=dropped, timed_out=timed_out)
@@ -235,7 +237,7 @@ class ExecutionEnvironment:
         spec, workspace = self.spec, self._services.workspace
         self.task_root = workspace.code_dir(spec)
         opt_dir = workspace.opt_dir(spec.layers) if spec.layers else None
-        launch = launch_for(spec.runtime, self.task_root)
+        launch = launch_for(spec.runtime, self.task_root, opt_dir)
         self._api = RuntimeApi(self._settings.sync_payload_max_bytes, on_activity=self._wake.set)
         read_fd, write_fd = os.pipe()
         try:

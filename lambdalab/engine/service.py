@@ -214,6 +214,7 @@ class LambdaEngine:
     def reset(self) -> None:
         """Every environment ends; the account is about to be emptied."""
         self.pool.shutdown_all()
+        self.concurrency.clear_reserved()
         with self._history_lock:
             self.history.clear()
         self.workspace.clear()

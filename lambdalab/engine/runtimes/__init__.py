@@ -40,12 +40,14 @@ class RuntimeUnavailable(Exception):
     """The runtime exists on AWS but cannot start on this machine; the message says what to install."""
 
 
-def launch_for(runtime: str, task_root: Path) -> RuntimeLaunch:
+def launch_for(runtime: str, task_root: Path, opt_dir: Path | None = None) -> RuntimeLaunch:
     if runtime in PYTHON_RUNTIMES:
         local = f"CPython {platform.python_version()} ({sys.executable})"
         return RuntimeLaunch(["--python-bootstrap", str(PYTHON_BOOTSTRAP)], f"{runtime} runs on the local {local}")
     if runtime in CUSTOM_RUNTIMES:
-        bootstrap = task_root / "bootstrap"
+        # As on AWS: the function's own bootstrap (/var/task), else one a layer brings (/opt).
+        candidates = [task_root / "bootstrap"] + ([opt_dir / "bootstrap"] if opt_dir is not None else [])
+        bootstrap = next((path for path in candidates if path.exists()), candidates[0])
         if not bootstrap.exists():
             raise RuntimeUnavailable(
                 "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"

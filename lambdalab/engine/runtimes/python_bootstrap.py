@@ -153,7 +153,9 @@ def _log_error(document):
 def _python_paths():
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     opt = "/opt" if os.environ.get("LAMBDALAB_OPT_MOUNTED") else os.environ.get("LAMBDALAB_OPT_DIR", "/opt")
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    # The function's Python (python3.12 reads /opt/python/lib/python3.12/site-packages), not the local one.
+    runtime = os.environ.get("AWS_EXECUTION_ENV", "").replace("AWS_Lambda_", "", 1)
+    version = runtime if runtime.startswith("python") else f"python{sys.version_info.major}.{sys.version_info.minor}"
     paths = [task_root, f"{opt}/python", f"{opt}/python/lib/{version}/site-packages"]
     runtime_site = os.environ.get("LAMBDALAB_RUNTIME_SITE")
     if runtime_site:
@@ -214,12 +216,18 @@ def _map_tmp_paths():
     import builtins
     import io
     private = os.environ["LAMBDALAB_TMP_DIR"]
+    # When Lambda Lab's home is itself under /tmp, the environment's own directories (its code,
+    # layers, the SDK, this private /tmp) are too: those paths are real and must stay as they are.
+    own = [private, os.environ.get("LAMBDA_TASK_ROOT"), os.environ.get("LAMBDALAB_OPT_DIR"),
+           os.environ.get("LAMBDALAB_RUNTIME_SITE"), sys.prefix, sys.base_prefix]
+    keep = tuple(path.rstrip("/") + "/" for path in own if path and path.startswith("/tmp/"))
+    keep_bytes = tuple(path.encode() for path in keep)
 
     def mapped(path):
         if isinstance(path, str) and (path == "/tmp" or path.startswith("/tmp/")):
-            return private + path[4:]
+            return path if (path + "/").startswith(keep) else private + path[4:]
         if isinstance(path, bytes) and (path == b"/tmp" or path.startswith(b"/tmp/")):
-            return private.encode() + path[4:]
+            return path if (path + b"/").startswith(keep_bytes) else private.encode() + path[4:]
         return path
 
     def wrap(function):
