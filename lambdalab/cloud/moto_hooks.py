@@ -23,7 +23,7 @@ from ..engine import validation
 from ..engine.package import unzipped_size
 from ..engine.service import LambdaEngine
 from ..engine.spec import FunctionSpec, spec_from_moto
-from . import iam
+from . import iam, iam_enforcement
 
 _engine: LambdaEngine | None = None
 _installed = False
@@ -57,30 +57,12 @@ def install(lambda_engine: LambdaEngine) -> None:
     _wrap(backend, "put_function_concurrency", _checked_put_concurrency)
     _wrap(backend, "delete_function_concurrency", _released_concurrency)
     _wrap(backend, "delete_function", _retiring_delete)
-    _sign_empty_bodies_as_empty()
+    iam_enforcement.install()
     LambdaResponse.invoke = _invoke_api
     LambdaResponse.invoke_async = _invoke_async_api
+    _serve_account_settings()
     _keep_invoke_request_ids()
     lambda_models.LambdaFunction.invoke = _invoke_from_moto
-    _json_auth_errors_for_json_services()
-
-
-def _sign_empty_bodies_as_empty() -> None:
-    """moto checks a signature over its parsed parameters when the body is empty; boto3 signed
-    the empty body. Every bodiless request (an Invoke without a Payload, any GET of a REST
-    API such as ListFunctions) would fail with SignatureDoesNotMatch."""
-    from moto.iam.access_control import IAMRequestBase
-
-    original = IAMRequestBase._create_aws_request
-
-    def create(self: Any) -> Any:
-        request = original(self)
-        form = "x-www-form-urlencoded" in str(self._headers.get("Content-Type", ""))
-        if not self._body and not form:  # a form body was parsed into the parameters: keep moto's way
-            request.data = b""
-        return request
-
-    IAMRequestBase._create_aws_request = create
 
 
 def _keep_invoke_request_ids() -> None:
@@ -98,37 +80,30 @@ def _keep_invoke_request_ids() -> None:
     LambdaResponse._enrich_response = staticmethod(enrich)
 
 
-# What AWS's JSON-protocol services (Lambda, DynamoDB, CloudWatch Logs...) call moto's XML-only auth errors.
-_JSON_AUTH_ERRORS = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException",
-                     "SignatureDoesNotMatch": "InvalidSignatureException"}
+def _serve_account_settings() -> None:
+    """GetAccountSettings, which moto lacks: the account's limits and usage, as a lesson shows them."""
+    from moto.awslambda import urls
+
+    urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
+    LambdaResponse.get_account_settings = _account_settings
 
 
-def _json_auth_errors_for_json_services() -> None:
-    """moto answers a refused signature or permission in XML whatever the service; a JSON service's
-    client then sees the code '403'. AWS answers those services in JSON with their own error names."""
-    from moto.core.exceptions import JsonRESTError, _RESTError
-    from moto.core.responses import BaseResponse
-    from moto.core.utils import get_service_model
-
-    original = BaseResponse._authenticate_and_authorize_normal_action
-
-    def check(self: Any, resource: str = "*") -> None:
-        try:
-            original(self, resource)
-        except _RESTError as error:
-            if isinstance(error, JsonRESTError) or error.error_type not in _JSON_AUTH_ERRORS:
-                raise
-            try:
-                protocol = get_service_model(self.boto3_service_name).protocol
-            except Exception:
-                raise error
-            if protocol not in ("json", "rest-json"):
-                raise
-            replacement = JsonRESTError(_JSON_AUTH_ERRORS[error.error_type], error.message)
-            replacement.code = error.code
-            raise replacement from None
-
-    BaseResponse._authenticate_and_authorize_normal_action = check
+def _account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    settings = settings_module.current()
+    functions = list(self.backend.list_functions())
+    reserved = sum(int(fn.reserved_concurrency) for fn in functions if fn.reserved_concurrency is not None)
+    document = {
+        "AccountLimit": {
+            "TotalCodeSize": 80 * 1024 ** 3,
+            "CodeSizeUnzipped": settings.unzipped_max_bytes,
+            "CodeSizeZipped": settings.zip_max_bytes,
+            "ConcurrentExecutions": settings.account_concurrency,
+            "UnreservedConcurrentExecutions": settings.account_concurrency - reserved,
+        },
+        "AccountUsage": {"TotalCodeSize": sum(int(fn.code_size or 0) for fn in functions),
+                         "FunctionCount": len(functions)},
+    }
+    return 200, {"content-type": "application/json", "status": "200"}, json.dumps(document)
 
 
 def _wrap(cls: type, name: str, replacement: Any) -> None:
@@ -176,6 +151,7 @@ def _checked_update_configuration(original: Any, backend: Any, name: str, qualif
     _store_extra_configuration(fn, body)
     result = original(backend, name, qualifier, body)
     result.update(_extra_configuration(fn))
+    _retire_environments(fn)
     return result
 
 
@@ -186,6 +162,7 @@ def _checked_update_code(original: Any, backend: Any, name: str, qualifier: Any,
     fn = backend.get_function(name, qualifier)
     error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings) if fn.code_bytes else None
     _raise_if(error)
+    _retire_environments(fn)
     return result
 
 
@@ -213,10 +190,15 @@ def _retiring_delete(original: Any, backend: Any, name: str, qualifier: Any = No
     fn = backend.get_function(name)
     result = original(backend, name, qualifier)
     if _engine is not None:
-        _engine.function_deleted(make_function_arn(fn.region, fn.account_id, fn.function_name))
+        _engine.function_changed(make_function_arn(fn.region, fn.account_id, fn.function_name))
         if qualifier is None:  # the function is gone, and its reservation with it
             _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name), None)
     return result
+
+
+def _retire_environments(fn: Any) -> None:
+    if _engine is not None:
+        _engine.function_changed(make_function_arn(fn.region, fn.account_id, fn.function_name))
 
 
 def _store_extra_configuration(fn: Any, body: dict[str, Any]) -> None:

@@ -84,12 +84,24 @@ class LocalCloud:
         if announce:
             print(f"Lambda Lab local cloud at {self.endpoint} (account {self.credentials.account_id}, "
                   f"region {self.credentials.region}); Ctrl-C stops it.", flush=True)
+        threading.Thread(target=self._watch_state_file, name="state-file-watch", daemon=True).start()
         try:
             self._server.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
         finally:
             self.close()
+
+    def _watch_state_file(self, interval_s: float = 2.0) -> None:
+        """A cloud whose state file is gone or names another process can no longer be found by
+        anyone (its home was deleted, or replaced): it ends instead of running on unseen."""
+        while True:
+            time.sleep(interval_s)
+            current = state.read(self.root)
+            if current is None or current.pid != os.getpid():
+                print("Lambda Lab: the state file of this cloud is gone; stopping.", flush=True)
+                self._server.shutdown()
+                return
 
     def start_in_thread(self) -> "LocalCloud":
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},

@@ -9,7 +9,9 @@ same environment (same log stream, same /tmp).
 from __future__ import annotations
 
 import enum
+import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -147,7 +149,6 @@ class ExecutionEnvironment:
         self._failure = None
         self._invocation = invocation
         self.phase = Phase.BUSY
-        self._thaw()
         started = time.monotonic()
         self._services.watcher.watch(self)
         self._api.deliver(invocation)
@@ -175,10 +176,11 @@ class ExecutionEnvironment:
                 # seen a few MB above the limit before the kill landed).
                 memory_mb = self.spec.memory_mb
             self._reset()
+            if failure.error_message.startswith(errors.STORAGE_ERROR_PREFIX):
+                _empty_directory(self.tmp_dir)  # else the next invoke would meet a full /tmp at once
             return EnvironmentResult(invocation.request_id, failure.body(invocation.request_id), failure,
                                      duration_ms, memory_mb, lines, dropped_bytes=dropped, timed_out=timed_out)
-        self._freeze()
-        self.phase = Phase.IDLE
+        self.phase = Phase.IDLE  # frozen by the Runtime API when the runtime asks for the next event
         if failure is not None:  # response too large: the runtime is fine, the answer is not
             return EnvironmentResult(invocation.request_id, failure.body(invocation.request_id), failure,
                                      duration_ms, memory_mb, lines, dropped_bytes=dropped)
@@ -238,7 +240,8 @@ class ExecutionEnvironment:
         self.task_root = workspace.code_dir(spec)
         opt_dir = workspace.opt_dir(spec.layers) if spec.layers else None
         launch = launch_for(spec.runtime, self.task_root, opt_dir)
-        self._api = RuntimeApi(self._settings.sync_payload_max_bytes, on_activity=self._wake.set)
+        self._api = RuntimeApi(self._settings.sync_payload_max_bytes, on_activity=self._wake.set,
+                               on_idle=self._freeze, before_delivery=self._thaw)
         read_fd, write_fd = os.pipe()
         try:
             self._process = self._services.spawner.popen(
@@ -346,10 +349,16 @@ class ExecutionEnvironment:
             self._services.workspace.remove_environment_dir(self.id)
 
 
+def _empty_directory(path: Path) -> None:
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def _failure_from_runtime(body: bytes, error_type: str | None) -> FunctionFailure:
     """The runtime's own error document is passed through as AWS passes it."""
-    import json
-
     try:
         document = json.loads(body)
     except ValueError:

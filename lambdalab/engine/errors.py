@@ -90,14 +90,19 @@ def timed_out(request_id: str, timeout_s: float) -> FunctionFailure:
 
 
 def ephemeral_storage_full(request_id: str, used_mb: float, limit_mb: int) -> FunctionFailure:
+    """On AWS the write itself fails with ENOSPC; here the runtime is stopped as /tmp passes the
+    limit, and the error reads as the write's would, with what happened added."""
     return FunctionFailure(
         error_message=(
-            f"[Errno 28] No space left on device: /tmp holds {used_mb:.0f} MB, more than the "
-            f"function's {limit_mb} MB of ephemeral storage"
+            f"[Errno 28] No space left on device: '/tmp' (Lambda Lab stopped the function when /tmp reached "
+            f"{used_mb:.0f} MB, over its {limit_mb} MB of ephemeral storage, and emptied /tmp)"
         ),
-        error_type="Runtime.ExitError",
-        include_request_id=False,
+        error_type="OSError",
+        stack_trace=[],
     )
+
+
+STORAGE_ERROR_PREFIX = "[Errno 28] No space left on device"
 
 
 def runtime_unavailable(runtime: str, why: str) -> FunctionFailure:

@@ -34,8 +34,7 @@ class EnvironmentPool:
             if environment is None:
                 environment = self._make(spec)
             self._busy.setdefault(key, set()).add(environment)
-        for old in retired:
-            old.shutdown()
+        _retire_later(retired)
         return environment
 
     def release(self, environment: ExecutionEnvironment) -> None:
@@ -46,7 +45,7 @@ class EnvironmentPool:
             if current:
                 self._idle.setdefault(key, []).append(environment)
         if not current:
-            environment.shutdown()
+            _retire_later([environment])
 
     def reclaim_idle(self, lifetime_s: float) -> int:
         """Shut down environments idle longer than lifetime_s; returns how many."""
@@ -62,14 +61,13 @@ class EnvironmentPool:
         return len(expired)
 
     def retire_function(self, function_arn: str) -> None:
-        """The function was deleted: its idle environments go now, busy ones when they finish."""
+        """The function was deleted or changed: its idle environments go now, busy ones when they finish."""
         with self._lock:
             keys = [k for k in set(self._idle) | set(self._fingerprints) if k.rsplit(":", 1)[0] == function_arn]
             doomed = [e for k in keys for e in self._idle.pop(k, [])]
             for key in keys:
                 self._fingerprints.pop(key, None)
-        for environment in doomed:
-            environment.shutdown()
+        _retire_later(doomed)
 
     def environments(self) -> list[tuple[ExecutionEnvironment, bool]]:
         """Every live environment and whether it is busy, for the console views."""
@@ -87,3 +85,10 @@ class EnvironmentPool:
             self._fingerprints.clear()
         for environment in everything:
             environment.shutdown()
+
+
+def _retire_later(environments: list[ExecutionEnvironment]) -> None:
+    """Old environments end in the background, as on AWS: never on an invoke's way back."""
+    if environments:
+        threading.Thread(target=lambda: [e.shutdown() for e in environments], name="retire-environments",
+                         daemon=True).start()

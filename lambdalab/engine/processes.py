@@ -143,18 +143,55 @@ def directory_bytes(path: Path, stop_above: int | None = None) -> int:
     return total
 
 
-def reap_orphans(known: set[int]) -> None:
-    """Collect exit statuses of re-parented orphans so no zombie piles up in the cloud."""
+ENVIRONMENT_MARKER = b"LAMBDALAB_ENVIRONMENT_ID="
+
+
+def _is_environment_process(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return ENVIRONMENT_MARKER in f.read()
+    except OSError:
+        return False
+
+
+def _state_and_age(pid: int) -> tuple[bytes, float] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/uptime", "rb") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return fields[0], uptime - started
+
+
+def sweep_orphans(known: set[int], min_age_s: float = 2.0) -> int:
+    """End what environments left behind, and collect exit statuses.
+
+    The cloud is a subreaper, so a process that escaped its environment's process group
+    (setsid, a double fork) is re-parented here when its environment ends. Any child that
+    is not a live environment's runtime, carries an environment's marker and is older than
+    min_age_s (a runtime being started is younger) is killed with its group. Returns how many.
+    """
+    killed = 0
     for pid in child_pids(os.getpid()):
         if pid in known:
             continue
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
+        state_age = _state_and_age(pid)
+        if state_age is None:
             continue
+        state, age = state_age
         if state == b"Z":
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
+        elif age >= min_age_s and _is_environment_process(pid):
+            try:
+                kill_group(os.getpgid(pid))
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed

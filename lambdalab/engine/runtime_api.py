@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -49,8 +50,16 @@ class Invocation:
 class RuntimeApi:
     """The Runtime API endpoint of one environment; the engine feeds it invocations."""
 
-    def __init__(self, response_limit_bytes: int, on_activity: "callable | None" = None) -> None:
+    def __init__(self, response_limit_bytes: int, on_activity: "Callable[[], None] | None" = None,
+                 on_idle: "Callable[[], None] | None" = None,
+                 before_delivery: "Callable[[], None] | None" = None) -> None:
         self._events: queue.Queue[Invocation | None] = queue.Queue()
+        # on_idle runs when the runtime asks for work and none is waiting (AWS freezes the
+        # environment then); before_delivery runs before work is handed over (thaw). The lock
+        # makes "nothing waiting, so freeze" and "thaw, then hand over" exclusive.
+        self._handover = threading.Lock()
+        self._on_idle = on_idle or (lambda: None)
+        self._before_delivery = before_delivery or (lambda: None)
         self._response_limit = response_limit_bytes
         self.current: Invocation | None = None
         self.ready = threading.Event()  # set when the runtime first asks for work (init done)
@@ -78,8 +87,10 @@ class RuntimeApi:
         return f"{host}:{port}"
 
     def deliver(self, invocation: Invocation) -> None:
-        self.current = invocation
-        self._events.put(invocation)
+        with self._handover:
+            self._before_delivery()
+            self.current = invocation
+            self._events.put(invocation)
 
     def close(self) -> None:
         self._closed = True
@@ -92,6 +103,9 @@ class RuntimeApi:
 
     # Called from the HTTP handler threads.
     def _next(self) -> Invocation | None:
+        with self._handover:
+            if self._events.empty() and not self._closed:
+                self._on_idle()
         if not self.ready.is_set():
             self.ready_at = time.monotonic()
             self.ready.set()
@@ -123,6 +137,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 16
     api: RuntimeApi
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A runtime killed mid-request (timeout, reset) drops its connection: nothing to report."""
+        return
 
 
 class _Handler(BaseHTTPRequestHandler):

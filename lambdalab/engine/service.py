@@ -165,6 +165,9 @@ class LambdaEngine:
                                             "were not kept (a laptop is not CloudWatch)"))
         if result.timed_out:
             invocation_lines.append(LogLine(logs.now_ms(), result.failure.error_message))
+        elif result.failure is not None and result.failure.error_type == "Runtime.ExitError":
+            invocation_lines += [LogLine(logs.now_ms(), result.failure.error_message),
+                                 LogLine(logs.now_ms(), "Runtime.ExitError")]
         end = logs.now_ms()
         invocation_lines += [LogLine(end, logs.end_line(request_id)), LogLine(end, logs.report_line(report))]
         logged = self._log_writer.write(spec, environment.log_stream_name, result.init_lines + invocation_lines)
@@ -206,14 +209,16 @@ class LambdaEngine:
     def _housekeeping(self) -> None:
         self.pool.reclaim_idle(self.settings.idle_lifetime_s)
         known = {e.pid for e, _ in self.pool.environments() if e.pid is not None}
-        processes.reap_orphans(known)
+        processes.sweep_orphans(known)
 
-    def function_deleted(self, function_arn: str) -> None:
+    def function_changed(self, function_arn: str) -> None:
+        """New code or configuration, or deleted: warm environments of the old one are retired."""
         self.pool.retire_function(function_arn)
 
     def reset(self) -> None:
         """Every environment ends; the account is about to be emptied."""
         self.pool.shutdown_all()
+        processes.sweep_orphans({e.pid for e, _ in self.pool.environments() if e.pid is not None}, min_age_s=0.0)
         self.concurrency.clear_reserved()
         with self._history_lock:
             self.history.clear()
@@ -222,6 +227,7 @@ class LambdaEngine:
     def shutdown(self) -> None:
         self.watcher.stop()
         self.pool.shutdown_all()
+        processes.sweep_orphans(set(), min_age_s=0.0)
 
 
 def _trace_id() -> str:

@@ -25,7 +25,9 @@ class RuntimeClient:
         self._buffer = b""
 
     def _connect(self):
-        self._sock = socket.create_connection(self._address)
+        # A plain connect: create_connection resolves the name and loads the idna codec.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.connect(self._address)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = b""
 
