@@ -7,6 +7,7 @@ there; after its last cell, that cloud is stopped. A learner's own cloud is neve
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -46,3 +47,19 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         home = _homes.get(notebook)
         if home:
             client.stop(Path(home))
+        if notebook.startswith("solutions/") and home:
+            _every_check_passed(Path(notebook).name.split("-", 1)[0], Path(home))
+
+
+def _every_check_passed(lab: str, home: Path) -> None:
+    """A solution is only a solution if every check of its lab goes green on it."""
+    from lambdalab.grader.registry import all_checks
+
+    try:
+        results = json.loads((home / "progress.json").read_text())
+    except (OSError, ValueError):
+        results = {}
+    expected = sorted(check_id for check_id in all_checks() if check_id.startswith(lab + "."))
+    failing = [f"{check_id}: {results.get(check_id, {}).get('message', 'never run')}"
+               for check_id in expected if not results.get(check_id, {}).get("passed")]
+    assert not failing, "checks not passed by the solution:\n" + "\n".join(failing)
