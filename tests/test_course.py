@@ -80,3 +80,30 @@ def test_an_unfilled_lab_runs_and_its_checks_say_not_yet(path: Path, tmp_path: P
     assert checked, "the lab runs no check"
     assert not any(result["passed"] for result in checked.values())
     assert all(result["message"] for result in checked.values())
+
+
+def test_the_gradebook_records_every_check_of_a_submission(tmp_path: Path):
+    """An instructor's `lambdalab grade`: each submission runs headless in a cloud of its own."""
+    import csv
+    import shutil
+    import subprocess
+    import sys
+
+    submissions = ROOT / ".pytest-tmp" / f"submissions-{os.getpid()}"
+    shutil.rmtree(submissions, ignore_errors=True)
+    (submissions / "ada").mkdir(parents=True)
+    (submissions / "bob").mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / "lab01-first-function.ipynb", submissions / "ada")
+    shutil.copy(ROOT / "labs" / "lab01-first-function.ipynb", submissions / "bob")
+    gradebook = tmp_path / "gradebook.csv"
+    completed = subprocess.run([sys.executable, "-m", "lambdalab", "grade", str(submissions), "--output", str(gradebook)],
+                               capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    rows = list(csv.DictReader(gradebook.open()))
+    by_student: dict[str, dict[str, str]] = {}
+    for row in rows:
+        by_student.setdefault(row["submission"].split("/")[0], {})[row["check"]] = row["passed"]
+    assert set(by_student) == {"ada", "bob"}
+    assert by_student["ada"] and all(value == "True" for value in by_student["ada"].values())
+    assert by_student["bob"] and not any(value == "True" for value in by_student["bob"].values())
+    assert "grading" in completed.stdout

@@ -8,6 +8,7 @@ SDK call the function makes), and the same policies decide whether logs may be w
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -87,9 +88,24 @@ def role_allows(account_id: str, role_arn: str, action: str, resource: str) -> b
     """Would AWS let the role do action on resource? Explicit Deny wins, as in IAM."""
     allowed = False
     for policy in role_policies(account_id, role_arn):
-        result = IAMPolicy(policy).is_action_permitted(action, resource)
+        result = _parsed(_document(policy)).is_action_permitted(action, resource)
         if result == PermissionResult.DENIED:
             return False
         if result == PermissionResult.PERMITTED:
             allowed = True
     return allowed
+
+
+def _document(policy: Any) -> str:
+    """The policy's JSON text: an inline policy is text already, a managed one has versions."""
+    if isinstance(policy, str):
+        return policy
+    if isinstance(policy, dict):
+        return policy["policy_document"]
+    return next(version.document for version in policy.versions if version.is_default)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(document: str) -> IAMPolicy:
+    """Parsing is most of an evaluation's cost; the same text always parses the same."""
+    return IAMPolicy(document)

@@ -7,6 +7,7 @@ the function has changed and warm environments must be replaced, as on AWS.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class FunctionSpec:
         """Environments are shared by invokes of the same function version."""
         return f"{self.arn}:{self.version}"
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """Changes whenever AWS would start fresh environments: new code or configuration."""
         parts: dict[str, Any] = {
