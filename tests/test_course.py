@@ -107,3 +107,9 @@ def test_the_gradebook_records_every_check_of_a_submission(tmp_path: Path):
     assert by_student["ada"] and all(value == "True" for value in by_student["ada"].values())
     assert by_student["bob"] and not any(value == "True" for value in by_student["bob"].values())
     assert "grading" in completed.stdout
+
+
+def test_binder_installs_the_same_pins_as_the_readme_commands():
+    pins = lambda path: sorted(line for line in path.read_text().splitlines() if "==" in line)  # noqa: E731
+    assert pins(ROOT / "binder" / "requirements.txt") == pins(ROOT / "requirements.txt")
+    assert "set -e" in (ROOT / "binder" / "postBuild").read_text()

@@ -44,3 +44,20 @@ def card(title: str, body_html: str, colour: str) -> str:
 
 def escape(text: str) -> str:
     return html.escape(text)
+
+
+class RefreshableView(Viewable):
+    """A view drawn as HTML by _html(), with a Refresh button that redraws it from the kernel."""
+
+    _view: widgets.Widget | None = None
+
+    def _html(self) -> str:
+        raise NotImplementedError
+
+    def widget(self) -> widgets.Widget:
+        if self._view is None:
+            body = widgets.HTML(self._html())
+            refresh = widgets.Button(description="Refresh", icon="refresh")
+            refresh.on_click(lambda _: setattr(body, "value", self._html()))
+            self._view = widgets.VBox([refresh, body])
+        return self._view

@@ -6,20 +6,17 @@ warm reuse and concurrency.
 
 from __future__ import annotations
 
-import ipywidgets as widgets
-
 from ..cloud.connection import admin
-from .base import COLOURS, Viewable, escape
+from .base import COLOURS, RefreshableView, escape
 
 STATE_COLOURS = {"busy": COLOURS["busy"], "warm": COLOURS["warm"], "cold": COLOURS["cold"]}
 STATE_MEANING = {"busy": "running an invoke", "warm": "initialized, frozen, ready for the next invoke",
                  "cold": "reset: the next invoke initializes again"}
 
 
-class EnvironmentsView(Viewable):
+class EnvironmentsView(RefreshableView):
     def __init__(self, function_name: str | None = None) -> None:
         self.function_name = function_name
-        self._view: widgets.Widget | None = None
 
     def read(self) -> list[dict]:
         listed = admin("GET", "/lambdalab/environments")
@@ -38,15 +35,6 @@ class EnvironmentsView(Viewable):
             lines.append(f"{e['id'][:12]:<14}{e['function'][:19]:<20}{e['state']:<7}{e['invokes']:>8}"
                          f"{e['cold_starts']:>12}{e['age_s']:>8.1f}s{e['idle_s']:>8.1f}s")
         return "\n".join(lines)
-
-    def widget(self) -> widgets.Widget:
-        if self._view is not None:
-            return self._view
-        body = widgets.HTML(self._html())
-        refresh = widgets.Button(description="Refresh", icon="refresh")
-        refresh.on_click(lambda _: setattr(body, "value", self._html()))
-        self._view = widgets.VBox([refresh, body])
-        return self._view
 
     def _html(self) -> str:
         rows = self.read()

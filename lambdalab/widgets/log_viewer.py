@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ipywidgets as widgets
-
 from ..cloud.connection import aws_client
-from .base import COLOURS, Viewable, escape
+from .base import COLOURS, RefreshableView, escape
 
 _MARKERS = {"START": COLOURS["cold"], "END": COLOURS["cold"], "REPORT": COLOURS["warm"],
             "INIT_START": COLOURS["busy"], "[ERROR]": COLOURS["fail"]}
 
 
-class LogViewer(Viewable):
+class LogViewer(RefreshableView):
     def __init__(self, function_name: str, streams: int = 3) -> None:
         self.function_name = function_name
         self.streams = streams
-        self._view: widgets.Widget | None = None
 
     @property
     def group(self) -> str:
@@ -47,15 +44,6 @@ class LogViewer(Viewable):
             lines.append(f"-- stream {name}")
             lines.extend(f"{_clock(ts)}  {message}" for ts, message in events)
         return "\n".join(lines)
-
-    def widget(self) -> widgets.Widget:
-        if self._view is not None:
-            return self._view
-        body = widgets.HTML(self._html())
-        refresh = widgets.Button(description="Refresh", icon="refresh")
-        refresh.on_click(lambda _: setattr(body, "value", self._html()))
-        self._view = widgets.VBox([refresh, body])
-        return self._view
 
     def _html(self) -> str:
         streams = self.read()
