@@ -481,3 +481,25 @@ def test_tempfile_uses_the_private_tmp(lam, role):
     )
     create_function(lam, "tempfiles", code, role)
     assert invoke_json(lam, "tempfiles")[1] is True
+
+
+def test_an_environment_may_hold_at_most_1024_open_files(lam, role):
+    code = ("import resource\n"
+            "def handler(event, context):\n"
+            "    files = []\n"
+            "    try:\n"
+            "        while len(files) < 5000:\n"
+            "            files.append(open('/dev/null'))\n"
+            "    except OSError as error:\n"
+            "        message = str(error)\n"
+            "    finally:\n"
+            "        count = len(files)\n"
+            "        for f in files:\n"
+            "            f.close()\n"
+            "    return {'opened': count, 'error': message, 'limit': resource.getrlimit(resource.RLIMIT_NOFILE)}\n")
+    create_function(lam, "opener", code, role)
+    response, body = invoke_json(lam, "opener")
+    assert "FunctionError" not in response, body
+    assert body["limit"] == [1024, 1024]
+    assert 1000 < body["opened"] < 1024
+    assert "Too many open files" in body["error"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cloud import iam
-from ..records import logs
+from ..records import logs, pricing
 from ..settings import Settings
 from . import processes
 from .concurrency import ConcurrencyCounter, Throttle
@@ -154,7 +154,7 @@ class LambdaEngine:
     def _finish(self, spec: FunctionSpec, environment: ExecutionEnvironment, result: EnvironmentResult,
                 invocation_type: str, started_at: float, tail: bool) -> InvokeOutcome:
         request_id = result.request_id
-        billed = logs.billed_duration_ms(result.duration_ms)
+        billed = pricing.billed_ms(result.duration_ms)
         report = logs.Report(request_id, result.duration_ms, billed, spec.memory_mb, result.max_memory_mb,
                              result.init_ms)
         stamp = result.lines[0].timestamp_ms if result.lines else logs.now_ms()

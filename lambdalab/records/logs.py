@@ -9,7 +9,6 @@ rather than on a real account.
 from __future__ import annotations
 
 import base64
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -31,11 +30,6 @@ class Report:
     memory_mb: int
     max_memory_mb: int
     init_ms: float | None
-
-
-def billed_duration_ms(duration_ms: float, granularity_ms: int = 1) -> int:
-    """Rounded up to the granularity (1 ms since Dec 2020; 100 ms before, always up)."""
-    return max(granularity_ms, int(math.ceil(duration_ms / granularity_ms - 1e-9)) * granularity_ms)
 
 
 def start_line(request_id: str, version: str) -> str:
