@@ -15,7 +15,27 @@ from .cloud import client as _client
 from .cloud import state as _state
 
 __all__ = ["start", "reset", "stop", "status", "environments", "invocations", "invoke_panel", "log_viewer",
-           "environment_view", "check", "progress", "clean_up"]
+           "environment_view", "check", "progress", "clean_up", "clock", "bill", "event_flow", "power_tune",
+           "pricing_calculator"]
+
+# Imported on first use, so that `import lambdalab` stays light: name -> (module, attribute).
+_LAZY = {
+    "clock": ("lambdalab.clock", None),
+    "bill": ("lambdalab.records.bill", "bill"),
+    "event_flow": ("lambdalab.widgets.event_flow", "event_flow"),
+    "power_tune": ("lambdalab.tuning", "power_tune"),
+    "pricing_calculator": ("lambdalab.widgets.pricing_calculator", "pricing_calculator"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lambdalab' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)
 
 
 def start(quiet: bool = False) -> _state.CloudState:

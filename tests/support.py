@@ -43,12 +43,17 @@ class TestCloud:
                                      config=Config(retries={"max_attempts": 0}, read_timeout=120, **config))
 
     def admin(self, method: str, path: str) -> object:
+        return self.admin_json(method, path)
+
+    def admin_json(self, method: str, path: str, body: object = None) -> object:
+        """One of the cloud's own /lambdalab/ requests, with an optional JSON body."""
         import urllib.request
 
-        request = urllib.request.Request(self.endpoint + path, method=method,
-                                         data=b"" if method == "POST" else None,
-                                         headers={"X-Lambdalab-Token": self.state["token"]})
-        with urllib.request.urlopen(request, timeout=60) as response:
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        request = urllib.request.Request(self.endpoint + path, method=method, data=data,
+                                         headers={"X-Lambdalab-Token": self.state["token"],
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=600) as response:
             return json.loads(response.read())
 
     def reset(self) -> None:

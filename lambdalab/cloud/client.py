@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -77,11 +78,21 @@ def _empty_file(path: Path) -> Path:
     return path
 
 
-def admin_request(current: state.CloudState, method: str, path: str, timeout: float = 60.0) -> object:
-    request = urllib.request.Request(f"{current.endpoint}{path}", method=method, data=b"" if method == "POST" else None,
-                                     headers={"X-Lambdalab-Token": current.token})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+def admin_request(current: state.CloudState, method: str, path: str, timeout: float = 60.0,
+                  body: object = None) -> object:
+    """One of the cloud's own /lambdalab/ requests; an error answer raises CloudError with its message."""
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    request = urllib.request.Request(f"{current.endpoint}{path}", method=method, data=data,
+                                     headers={"X-Lambdalab-Token": current.token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read()).get("message", str(error))
+        except ValueError:
+            message = str(error)
+        raise CloudError(message) from None
 
 
 def stop(root: Path | None = None, timeout_s: float = 10.0) -> bool:

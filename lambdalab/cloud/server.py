@@ -33,7 +33,10 @@ from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
 from .. import settings as settings_module  # noqa: E402
 from ..engine.service import LambdaEngine  # noqa: E402
-from . import accounts, moto_hooks, state  # noqa: E402
+from .. import triggers  # noqa: E402
+from ..records import flow_routes  # noqa: E402,F401  (registers /lambdalab/flow)
+from . import accounts, admin, clock_routes, moto_hooks, state  # noqa: E402,F401
+from .clock import CloudClock  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -55,8 +58,10 @@ class LocalCloud:
                                                    request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]
         self.endpoint = f"http://{HOST}:{self.port}"
-        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint)
+        self.clock = CloudClock()
+        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint, self.clock)
         moto_hooks.install(self.engine)
+        triggers.install_all(self.engine)
         self._moto = DomainDispatcherApplication(create_backend_app)
         self.credentials = accounts.create_admin(accounts.load_or_create(self.root / "credentials.json"))
         accounts.save(self.root / "credentials.json", self.credentials)
@@ -110,6 +115,8 @@ class LocalCloud:
 
     def close(self) -> None:
         state.remove(os.getpid(), self.root)
+        triggers.shutdown_all()
+        self.clock.stop()
         self.engine.shutdown()
         self._server.server_close()
 
@@ -122,6 +129,8 @@ class LocalCloud:
     def reset(self) -> dict:
         """Empty the account: every function, role, bucket, log and environment goes."""
         with self._reset_lock:
+            triggers.reset_all()
+            self.clock.reset()
             self.engine.reset()
             moto_api_backend.reset()
             accounts.create_admin(self.credentials)
@@ -136,13 +145,20 @@ class LocalCloud:
         return self._moto(environ, start_response)
 
     def _admin(self, environ: dict, start_response: Callable, path: str) -> list[bytes]:
-        route = self._admin_routes.get((environ.get("REQUEST_METHOD", "GET"), path))
+        key = (environ.get("REQUEST_METHOD", "GET"), path)
+        route = self._admin_routes.get(key)
+        registered = admin.ROUTES.get(key)
         if environ.get("HTTP_X_LAMBDALAB_TOKEN") != self.token:
             status, body = "403 Forbidden", {"message": "missing or wrong X-Lambdalab-Token"}
-        elif route is None:
+        elif route is not None:
+            status, body = "200 OK", route(environ)
+        elif registered is None:
             status, body = "404 Not Found", {"message": f"no such Lambda Lab request: {path}"}
         else:
-            status, body = "200 OK", route(environ)
+            try:
+                status, body = "200 OK", registered(admin.AdminRequest.from_environ(self, environ))
+            except admin.AdminError as error:
+                status, body = f"{error.status} Error", {"message": error.message}
         data = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
@@ -160,7 +176,7 @@ class LocalCloud:
                 "state": "busy" if busy else ("warm" if environment.pid else "cold"),
                 "invokes": environment.invokes, "cold_starts": environment.cold_starts,
                 "age_s": round(now - environment.created_at, 3),
-                "idle_s": round(time.monotonic() - environment.last_used, 3),
+                "idle_s": round(self.clock.now() - environment.last_used, 3),
                 "log_stream": environment.log_stream_name, "memory_mb": environment.spec.memory_mb,
                 "max_memory_used_mb": round(environment.max_memory_bytes / 2**20),
             })

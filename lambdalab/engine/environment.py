@@ -67,6 +67,7 @@ class EnvironmentServices:
     cloud_endpoint: str
     runtime_site: Path | None
     use_mount_namespace: bool
+    clock: "object"  # cloud.clock.CloudClock: idle time is measured on the cloud's clock, virtual or real
 
 
 class ExecutionEnvironment:
@@ -79,7 +80,7 @@ class ExecutionEnvironment:
         self.phase = Phase.NEW
         self.invokes = 0
         self.cold_starts = 0
-        self.last_used = time.monotonic()
+        self.last_used = services.clock.now()
         self.max_memory_bytes = 0
         self._services = services
         self._settings = services.settings
@@ -125,7 +126,7 @@ class ExecutionEnvironment:
     def invoke(self, invocation: Invocation) -> EnvironmentResult:
         with self._lock:
             self.invokes += 1
-            self.last_used = time.monotonic()
+            self.last_used = self._services.clock.now()
             init_lines: list[LogLine] = []
             init_ms = None
             timeout_s = float(self.spec.timeout_s)
@@ -142,7 +143,7 @@ class ExecutionEnvironment:
                                              init_lines=init_lines, init_ms=init_ms, dropped_bytes=dropped)
             result = self._run(invocation, max(timeout_s, 0.0))
             result.init_lines, result.init_ms = init_lines, init_ms
-            self.last_used = time.monotonic()
+            self.last_used = self._services.clock.now()
             return result
 
     def _run(self, invocation: Invocation, timeout_s: float) -> EnvironmentResult:

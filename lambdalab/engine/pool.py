@@ -7,7 +7,6 @@ long enough to be reclaimed, as on AWS. A change of code or configuration retire
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from .environment import ExecutionEnvironment
@@ -47,9 +46,8 @@ class EnvironmentPool:
         if not current:
             _retire_later([environment])
 
-    def reclaim_idle(self, lifetime_s: float) -> int:
-        """Shut down environments idle longer than lifetime_s; returns how many."""
-        now = time.monotonic()
+    def reclaim_idle(self, lifetime_s: float, now: float) -> int:
+        """Shut down environments idle longer than lifetime_s at clock time `now`; returns how many."""
         expired: list[ExecutionEnvironment] = []
         with self._lock:
             for key, idle in self._idle.items():

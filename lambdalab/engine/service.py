@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cloud import iam
+from ..cloud.clock import CloudClock
 from ..records import logs, pricing
+from ..records.flow import FlowLog
 from ..settings import Settings
 from . import processes
 from .concurrency import ConcurrencyCounter, Throttle
@@ -75,8 +77,11 @@ class AsyncEvent:
 
 
 class LambdaEngine:
-    def __init__(self, settings: Settings, workspace_root: Path, cloud_endpoint: str) -> None:
+    def __init__(self, settings: Settings, workspace_root: Path, cloud_endpoint: str,
+                 clock: CloudClock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or CloudClock()
+        self.flow = FlowLog(self.clock)
         self.workspace = Workspace(workspace_root)
         self.concurrency = ConcurrencyCounter(settings.account_concurrency)
         self.history: collections.deque[InvocationRecord] = collections.deque(maxlen=100_000)
@@ -94,7 +99,9 @@ class LambdaEngine:
             cloud_endpoint=cloud_endpoint,
             runtime_site=sdk_site(workspace_root / "runtime-site"),
             use_mount_namespace=settings.isolate_tmp_with_mount_namespace,
+            clock=self.clock,
         )
+        self.clock.add_time_listener(self._reclaim_idle)
         self.pool = EnvironmentPool(self._new_environment)
         self._async_queue: queue.Queue[AsyncEvent] = queue.Queue()
         for number in range(8):
@@ -206,8 +213,11 @@ class LambdaEngine:
         credentials = iam.assume_for_function(spec.account_id, spec.region, spec.role_arn, spec.name)
         return ExecutionEnvironment(spec, self.services, credentials)
 
+    def _reclaim_idle(self, now: float) -> None:
+        self.pool.reclaim_idle(self.settings.idle_lifetime_s, now)
+
     def _housekeeping(self) -> None:
-        self.pool.reclaim_idle(self.settings.idle_lifetime_s)
+        self._reclaim_idle(self.clock.now())
         known = {e.pid for e, _ in self.pool.environments() if e.pid is not None}
         processes.sweep_orphans(known)
 
@@ -222,6 +232,7 @@ class LambdaEngine:
         self.concurrency.clear_reserved()
         with self._history_lock:
             self.history.clear()
+        self.flow.clear()
         self.workspace.clear()
 
     def shutdown(self) -> None:

@@ -1,0 +1,37 @@
+"""The clock's admin requests: read it, switch it between real and virtual time, advance it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .admin import AdminError, AdminRequest, admin_route
+
+
+def _describe(clock: Any) -> dict:
+    return {"now": clock.now(), "virtual": clock.is_virtual,
+            "pending": [{"at": when, "name": name} for when, name in clock.pending()[:200]]}
+
+
+@admin_route("GET", "/lambdalab/clock")
+def read_clock(request: AdminRequest) -> dict:
+    return _describe(request.cloud.clock)
+
+
+@admin_route("POST", "/lambdalab/clock")
+def change_clock(request: AdminRequest) -> dict:
+    """Body: {"mode": "virtual"|"real", "start": epoch?} or {"advance_s": seconds}."""
+    clock = request.cloud.clock
+    body = request.body or {}
+    if body.get("mode") == "virtual":
+        clock.use_virtual(body.get("start"))
+    elif body.get("mode") == "real":
+        clock.use_real()
+    if "advance_s" in body:
+        seconds = float(body["advance_s"])
+        if seconds < 0:
+            raise AdminError(400, "The clock only moves forward.")
+        if not clock.is_virtual:
+            raise AdminError(409, "The clock is real time: call lambdalab.clock.use_virtual() before advancing it.")
+        report = clock.advance(seconds)
+        return {**_describe(clock), "fired": [{"at": when, "name": name} for when, name in report.fired]}
+    return _describe(clock)
