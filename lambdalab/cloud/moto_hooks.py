@@ -247,7 +247,7 @@ def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]
     if invocation_type == "DryRun":
         return 204, {**headers, "status": "204"}, ""
     if invocation_type == "Event":
-        request_id = engine().invoke_async(_spec_loader(self.backend, function_name, qualifier), payload)
+        request_id = engine().invoke_async(spec_loader(self.backend, function_name, qualifier), payload)
         return 202, {**headers, "status": "202", "x-amzn-requestid": request_id}, ""
     if invocation_type != "RequestResponse":
         return _json_error(400, "InvalidParameterValueException",
@@ -281,11 +281,12 @@ def _invoke_async_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     function_name = unquote(self.path.rsplit("/", 3)[index])
     self.backend.get_function(function_name, None)
     payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
-    engine().invoke_async(_spec_loader(self.backend, function_name, None), payload)
+    engine().invoke_async(spec_loader(self.backend, function_name, None), payload)
     return 202, {"status": "202"}, json.dumps({"Status": 202})
 
 
-def _spec_loader(backend: Any, name: str, qualifier: str | None):
+def spec_loader(backend: Any, name: str, qualifier: str | None):
+    """A loader of the function's spec as it is when an event runs (None once it is deleted)."""
     def load() -> FunctionSpec | None:
         try:
             return function_spec(backend, backend.get_function(name, qualifier))
