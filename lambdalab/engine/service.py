@@ -138,8 +138,10 @@ class LambdaEngine:
             self.concurrency.release(spec.arn)
         return self._finish(spec, environment, result, invocation_type, started_at, tail)
 
-    def invoke_async(self, spec_loader, payload: bytes) -> str:
-        """Queue an Event invocation; spec_loader is called when it runs, so it sees the current config."""
+    def invoke_async(self, spec_loader, payload: bytes, *, source: str = "lambda:Invoke") -> str:
+        """Queue an Event invocation; spec_loader is called when it runs, so it sees the current config.
+
+        `source` names where the event came from ("s3:photos", "sns:alerts", ...) for the event flow."""
         request_id = str(uuid.uuid4())
         self._async_queue.put(AsyncEvent(spec_loader, payload, request_id))
         return request_id
