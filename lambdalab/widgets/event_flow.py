@@ -86,7 +86,7 @@ def _node_colour(node: str) -> str:
 
 def diagram_svg(routes: list[Route]) -> str:
     columns = columns_of(routes)
-    width_per_column, height_per_node, box_w, box_h = 250, 64, 180, 40
+    width_per_column, height_per_node, box_w, box_h = 330, 74, 170, 54
     height = max(len(c) for c in columns) * height_per_node + 20
     width = len(columns) * width_per_column
     where: dict[str, tuple[float, float]] = {}
@@ -98,10 +98,12 @@ def diagram_svg(routes: list[Route]) -> str:
         for y_index, node in enumerate(column):
             x, y = x_index * width_per_column + 10, y_index * height_per_node + 10
             where[node] = (x, y)
+    inside: dict[str, Route] = {}
     for route in routes:
         (x1, y1), (x2, y2) = where[route.source], where[route.target]
-        colour = COLOURS["fail"] if route.failed == route.total else ("#bf8700" if route.failed else COLOURS["pass"])
-        if route.source == route.target:
+        colour = _route_colour(route)
+        if route.source == route.target:  # attempts and retries within the function: written in its box
+            inside[route.source] = route
             continue
         start_x, start_y, end_x, end_y = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
         if x2 <= x1:  # a route back to an earlier column: go round below
@@ -110,16 +112,25 @@ def diagram_svg(routes: list[Route]) -> str:
         parts.append(f'<line x1="{start_x}" y1="{start_y}" x2="{end_x}" y2="{end_y}" stroke="{colour}" '
                      'stroke-width="2" marker-end="url(#lambdalab-arrow)"/>')
         parts.append(f'<text x="{(start_x + end_x) / 2}" y="{(start_y + end_y) / 2 - 5}" text-anchor="middle" '
-                     f'fill="{colour}">{escape(_short(route.label(), 34))}</text>')
+                     f'fill="{colour}" font-size="11">{escape(_short(route.label(), 30))}</text>')
     for node, (x, y) in where.items():
         colour = _node_colour(node)
         service, _, name = node.partition(":")
         parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="white" '
                      f'stroke="{colour}" stroke-width="2"/>')
         parts.append(f'<text x="{x + 8}" y="{y + 15}" fill="{colour}" font-weight="700">{escape(service.upper())}</text>')
-        parts.append(f'<text x="{x + 8}" y="{y + 31}">{escape(_short(name or node, 26))}</text>')
+        parts.append(f'<text x="{x + 8}" y="{y + 31}">{escape(_short(name or node, 24))}</text>')
+        if node in inside:
+            parts.append(f'<text x="{x + 8}" y="{y + 47}" font-size="11" fill="{_route_colour(inside[node])}">'
+                         f'{escape(_short(inside[node].label(), 28))}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _route_colour(route: Route) -> str:
+    if route.failed == route.total:
+        return COLOURS["fail"]
+    return "#bf8700" if route.failed else COLOURS["pass"]
 
 
 def _short(text: str, length: int) -> str:
