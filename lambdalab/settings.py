@@ -53,6 +53,13 @@ class Settings:
     freeze_idle_environments: bool = True
     isolate_tmp_with_mount_namespace: bool = True
 
+    # Billing (REPORT's Billed Duration, the meter, lambdalab.bill()).
+    # Since 1 Aug 2025 the INIT phase of on-demand zip functions on managed runtimes is billed;
+    # False brings back the rule before, when only custom runtimes (provided.*) had it billed.
+    bill_init_phase: bool = True
+    # Billed duration is rounded UP to this many ms: 1 since Dec 2020, 100 before.
+    billing_granularity_ms: int = 1
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         """Read overrides from LAMBDALAB_* variables, converting to each field's type."""
