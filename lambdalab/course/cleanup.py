@@ -11,17 +11,60 @@ from ..cloud.connection import aws_client
 
 
 def clean_up(prefix: str) -> list[str]:
-    """Delete functions, roles, log groups, buckets, tables and queues named prefix*; returns what went."""
+    """Delete what is named prefix*: event source mappings and EventBridge rules of it, functions, roles,
+    log groups, buckets, tables, queues, topics and HTTP APIs; returns what went."""
     if not prefix:
         raise ValueError("clean_up needs a prefix, so that it never deletes everything")
     removed: list[str] = []
+    removed += _event_source_mappings(prefix)
+    removed += _rules(prefix)
     removed += _functions(prefix)
     removed += _roles(prefix)
     removed += _log_groups(prefix)
     removed += _buckets(prefix)
     removed += _tables(prefix)
     removed += _queues(prefix)
+    removed += _topics(prefix)
+    removed += _http_apis(prefix)
     return removed
+
+
+def _event_source_mappings(prefix: str) -> list[str]:
+    """Mappings go before their functions, so no poller is left reading for a deleted function."""
+    lam = aws_client("lambda")
+    mappings = [m for page in lam.get_paginator("list_event_source_mappings").paginate()
+                for m in page["EventSourceMappings"] if m["FunctionArn"].rsplit(":function:", 1)[-1].startswith(prefix)]
+    for mapping in mappings:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    return [f"event source mapping {m['UUID']}" for m in mappings]
+
+
+def _rules(prefix: str) -> list[str]:
+    events = aws_client("events")
+    names = [r["Name"] for r in events.list_rules(NamePrefix=prefix).get("Rules", [])]
+    for name in names:
+        targets = [t["Id"] for t in events.list_targets_by_rule(Rule=name).get("Targets", [])]
+        if targets:
+            events.remove_targets(Rule=name, Ids=targets)
+        events.delete_rule(Name=name)
+    return [f"rule {name}" for name in names]
+
+
+def _topics(prefix: str) -> list[str]:
+    sns = aws_client("sns")
+    arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]
+            if t["TopicArn"].rsplit(":", 1)[-1].startswith(prefix)]
+    for arn in arns:
+        sns.delete_topic(TopicArn=arn)
+    return [f"topic {arn.rsplit(':', 1)[-1]}" for arn in arns]
+
+
+def _http_apis(prefix: str) -> list[str]:
+    apis = aws_client("apigatewayv2")
+    found = [a for a in apis.get_apis().get("Items", []) if a["Name"].startswith(prefix)]
+    for api in found:
+        apis.delete_api(ApiId=api["ApiId"])
+    return [f"HTTP API {api['Name']}" for api in found]
 
 
 def _functions(prefix: str) -> list[str]:
