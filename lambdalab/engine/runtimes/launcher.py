@@ -94,6 +94,11 @@ def main():
         code = SourceFileLoader("__main__", command[1]).get_code("__main__")
         exec(code, {"__name__": "__main__", "__file__": command[1], "__builtins__": __builtins__})
         return
+    while len(command) >= 2 and command[0] == "--setenv":
+        # Variables the runtime's language reads (NODE_PATH, GEM_PATH...), set as AWS's images set them.
+        name, _, value = command[1].partition("=")
+        os.environ[name] = value
+        command = command[2:]
     if not command:
         sys.exit("launcher: no runtime command")
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "."))
