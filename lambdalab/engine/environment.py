@@ -202,7 +202,7 @@ class ExecutionEnvironment:
         try:
             description = self._start_process()
         except (RuntimeUnavailable, PackageError) as exc:
-            return (errors.FunctionFailure(str(exc), "Runtime.InvalidEntrypoint" if isinstance(exc, RuntimeUnavailable)
+            return (errors.FunctionFailure(str(exc), exc.error_type if isinstance(exc, RuntimeUnavailable)
                                            else "Runtime.InvalidPackage", stack_trace=[]), None, [], 0.0)
         header = LogLine(int(time.time() * 1000),
                          f"INIT_START Runtime Version: {self.spec.runtime}.lambdalab\t"
@@ -240,7 +240,7 @@ class ExecutionEnvironment:
         spec, workspace = self.spec, self._services.workspace
         self.task_root = workspace.code_dir(spec)
         opt_dir = workspace.opt_dir(spec.layers) if spec.layers else None
-        launch = launch_for(spec.runtime, self.task_root, opt_dir)
+        launch = launch_for(spec.runtime, self.task_root, opt_dir, spec.memory_mb, workspace.root / "runtime-cache")
         self._api = RuntimeApi(self._settings.sync_payload_max_bytes, on_activity=self._wake.set,
                                on_idle=self._freeze, before_delivery=self._thaw)
         read_fd, write_fd = os.pipe()
