@@ -35,6 +35,7 @@ from .. import settings as settings_module  # noqa: E402
 from ..engine.service import LambdaEngine  # noqa: E402
 from .. import triggers  # noqa: E402
 from ..records import flow_routes  # noqa: E402,F401  (registers /lambdalab/flow)
+from ..records import bill_routes  # noqa: E402,F401  (registers /lambdalab/bill and /lambdalab/meter)
 from . import accounts, admin, clock_routes, moto_hooks, state  # noqa: E402,F401
 from .clock import CloudClock  # noqa: E402
 

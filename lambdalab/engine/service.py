@@ -19,6 +19,8 @@ from ..cloud import iam
 from ..cloud.clock import CloudClock
 from ..records import logs, pricing
 from ..records.flow import FlowLog
+from ..records.meter import Meter
+from ..records.metrics import LambdaMetrics
 from ..settings import Settings
 from . import processes
 from .concurrency import ConcurrencyCounter, Throttle
@@ -87,7 +89,10 @@ class LambdaEngine:
         self.history: collections.deque[InvocationRecord] = collections.deque(maxlen=100_000)
         self._history_lock = threading.Lock()
         self._log_writer = logs.LogWriter()
-        self._listeners: list = []
+        self.meter = Meter(self.clock)
+        self.metrics = LambdaMetrics(self.clock, self.concurrency)
+        self._listeners: list = [self.meter.record, self.metrics.record]
+        self._throttle_listeners: list = [self.metrics.record_throttle]
         processes.become_subreaper()
         self.watcher = Watcher(settings, self._housekeeping)
         self.services = EnvironmentServices(
@@ -163,7 +168,10 @@ class LambdaEngine:
     def _finish(self, spec: FunctionSpec, environment: ExecutionEnvironment, result: EnvironmentResult,
                 invocation_type: str, started_at: float, tail: bool) -> InvokeOutcome:
         request_id = result.request_id
-        billed = pricing.billed_ms(result.duration_ms)
+        billed = pricing.billed_invocation_ms(result.duration_ms, result.init_ms, spec.runtime,
+                                              granularity_ms=self.settings.billing_granularity_ms,
+                                              bill_init_phase=self.settings.bill_init_phase,
+                                              package_type=spec.package_type)
         report = logs.Report(request_id, result.duration_ms, billed, spec.memory_mb, result.max_memory_mb,
                              result.init_ms)
         stamp = result.lines[0].timestamp_ms if result.lines else logs.now_ms()
@@ -204,10 +212,16 @@ class LambdaEngine:
     def _record_throttle(self, spec: FunctionSpec) -> None:
         for listener in list(self._listeners):
             listener(None)
+        for throttle_listener in list(self._throttle_listeners):
+            throttle_listener(spec)
 
     def add_listener(self, listener) -> None:
         """listener(record) after every invocation (record None for a throttle)."""
         self._listeners.append(listener)
+
+    def add_throttle_listener(self, listener) -> None:
+        """listener(spec) after every throttled invoke: the function that was refused."""
+        self._throttle_listeners.append(listener)
 
     # --- environments -----------------------------------------------------------------------
 
@@ -234,6 +248,7 @@ class LambdaEngine:
         self.concurrency.clear_reserved()
         with self._history_lock:
             self.history.clear()
+        self.meter.clear()
         self.flow.clear()
         self.workspace.clear()
 

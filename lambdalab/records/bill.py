@@ -1,0 +1,257 @@
+"""The bill: what the session's invocations (or a time range's) cost, per function, as AWS bills them.
+
+The meter's entries are priced in time order, month by month (UTC calendar months): the free
+tier is monthly and shared by every function and both architectures, so it pays for the
+month's first usage, and a price tier's discount applies to the usage after its threshold.
+Entries before the range, or of other functions, still use up the free tier; they are just
+not on this bill. Bills of adjacent ranges therefore add up to the bill of both.
+
+From a notebook::
+
+    lambdalab.bill()                      # this session: per function, totals, bill lines, a chart
+    lambdalab.bill(since=t0).total_usd    # what happened since t0 (a datetime or epoch seconds)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from . import pricing
+from .meter import MeterEntry
+
+if TYPE_CHECKING:
+    from ..widgets.bill import BillView
+
+
+@dataclass(frozen=True)
+class FunctionCharges:
+    """One function's part of the bill (dollars). cost_usd is after the free tier, list_price_usd before."""
+
+    name: str
+    requests: int
+    gb_seconds: float
+    billed_ms: int
+    cold_starts: int
+    init_ms: float
+    errors: int
+    free_requests: int
+    free_gb_seconds: float
+    request_cost_usd: float
+    duration_cost_usd: float
+    ephemeral_cost_usd: float
+    list_price_usd: float
+    architectures: tuple[str, ...]
+    memory_sizes_mb: tuple[int, ...]
+    tiers: tuple[str, ...]  # the price tiers its billable GB-seconds fell in
+
+    @property
+    def cost_usd(self) -> float:
+        return self.request_cost_usd + self.duration_cost_usd + self.ephemeral_cost_usd
+
+
+@dataclass(frozen=True)
+class BillLine:
+    """A line as on AWS's bill: one month's quantity of one item at one price."""
+
+    month: str
+    item: str
+    quantity: float
+    unit: str
+    unit_price_usd: float
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Bill:
+    since: float  # the cloud clock's epoch seconds
+    until: float
+    function_name: str | None
+    free_tier: bool
+    granularity_ms: int
+    bill_init_phase: bool
+    functions: tuple[FunctionCharges, ...]
+    lines: tuple[BillLine, ...]
+
+    @property
+    def requests(self) -> int:
+        return sum(f.requests for f in self.functions)
+
+    @property
+    def gb_seconds(self) -> float:
+        return sum(f.gb_seconds for f in self.functions)
+
+    @property
+    def billed_ms(self) -> int:
+        return sum(f.billed_ms for f in self.functions)
+
+    @property
+    def free_requests(self) -> int:
+        return sum(f.free_requests for f in self.functions)
+
+    @property
+    def free_gb_seconds(self) -> float:
+        return sum(f.free_gb_seconds for f in self.functions)
+
+    @property
+    def total_usd(self) -> float:
+        return sum(f.cost_usd for f in self.functions)
+
+    @property
+    def list_price_usd(self) -> float:
+        """The same usage without the free tier."""
+        return sum(f.list_price_usd for f in self.functions)
+
+    def function(self, name: str) -> FunctionCharges | None:
+        return next((f for f in self.functions if f.name == name), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Bill":
+        functions = tuple(FunctionCharges(**{**f, "architectures": tuple(f["architectures"]),
+                                              "memory_sizes_mb": tuple(f["memory_sizes_mb"]),
+                                              "tiers": tuple(f["tiers"])}) for f in data["functions"])
+        lines = tuple(BillLine(**line) for line in data["lines"])
+        return cls(**{**data, "functions": functions, "lines": lines})
+
+
+# --- pricing the meter's entries ---------------------------------------------------------------
+
+@dataclass
+class _Tally:
+    """A function's charges while they add up."""
+
+    requests: int = 0
+    gb_seconds: float = 0.0
+    billed_ms: int = 0
+    cold_starts: int = 0
+    init_ms: float = 0.0
+    errors: int = 0
+    free_requests: int = 0
+    free_gb_seconds: float = 0.0
+    request_cost: float = 0.0
+    duration_cost: float = 0.0
+    ephemeral_cost: float = 0.0
+    list_price: float = 0.0
+    architectures: set[str] = field(default_factory=set)
+    memory_sizes: set[int] = field(default_factory=set)
+    tiers: dict[str, None] = field(default_factory=dict)  # ordered set
+
+    def add(self, entry: MeterEntry, charge: pricing.Charge, list_charge: pricing.Charge) -> None:
+        self.requests += entry.requests
+        self.gb_seconds += charge.gb_seconds
+        self.billed_ms += entry.billed_ms
+        self.cold_starts += entry.cold_starts
+        self.init_ms += entry.init_ms
+        self.errors += entry.errors
+        self.free_requests += charge.free_requests
+        self.free_gb_seconds += charge.free_gb_seconds
+        self.request_cost += charge.request_cost
+        self.duration_cost += charge.duration_cost
+        self.ephemeral_cost += charge.ephemeral_cost
+        self.list_price += list_charge.total
+        self.architectures.add(entry.architecture)
+        self.memory_sizes.add(entry.memory_mb)
+        for tier, _, _ in charge.tiers:
+            self.tiers[f"{entry.architecture} {pricing.tier_name(entry.architecture, tier)}"] = None
+
+    def charges(self, name: str) -> FunctionCharges:
+        return FunctionCharges(
+            name=name, requests=self.requests, gb_seconds=self.gb_seconds, billed_ms=self.billed_ms,
+            cold_starts=self.cold_starts, init_ms=self.init_ms, errors=self.errors,
+            free_requests=self.free_requests, free_gb_seconds=self.free_gb_seconds,
+            request_cost_usd=self.request_cost, duration_cost_usd=self.duration_cost,
+            ephemeral_cost_usd=self.ephemeral_cost, list_price_usd=self.list_price,
+            architectures=tuple(sorted(self.architectures)), memory_sizes_mb=tuple(sorted(self.memory_sizes)),
+            tiers=tuple(self.tiers),
+        )
+
+
+class _Lines:
+    """Bill lines summed by (month, item, unit, price)."""
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[str, str, str, float], list[float]] = {}
+
+    def add(self, month: str, item: str, quantity: float, unit: str, price: float, cost: float) -> None:
+        if quantity <= 0:
+            return
+        line = self._sums.setdefault((month, item, unit, price), [0.0, 0.0])
+        line[0] += quantity
+        line[1] += cost
+
+    def add_charge(self, month: str, architecture: str, charge: pricing.Charge, extra_storage_gb_seconds: float) -> None:
+        request_price = pricing.REQUEST_PRICE_PER_MILLION / 1_000_000
+        self.add(month, "Requests, free tier", charge.free_requests, "requests", 0.0, 0.0)
+        self.add(month, "Requests", charge.requests - charge.free_requests, "requests", request_price,
+                 charge.request_cost)
+        self.add(month, "Duration, free tier", charge.free_gb_seconds, "GB-s", 0.0, 0.0)
+        for tier, in_tier, price in charge.tiers:
+            self.add(month, f"Duration {architecture}, {pricing.tier_name(architecture, tier)}", in_tier, "GB-s",
+                     price, in_tier * price)
+        self.add(month, f"Ephemeral storage above {pricing.EPHEMERAL_FREE_MB} MB", extra_storage_gb_seconds, "GB-s",
+                 pricing.EPHEMERAL_PRICE_PER_GB_SECOND, charge.ephemeral_cost)
+
+    def lines(self) -> tuple[BillLine, ...]:
+        return tuple(BillLine(month, item, quantity, unit, price, cost)
+                     for (month, item, unit, price), (quantity, cost) in self._sums.items())
+
+
+def price(entries: Iterable[MeterEntry], since: float, until: float, *, function_name: str | None = None,
+          free_tier: bool = True, granularity_ms: int = 1, bill_init_phase: bool = True) -> Bill:
+    """The bill of the entries from since to until (clock times) of one function or all.
+
+    `entries` are the session's, oldest first, also those before `since`: they used up part of
+    the month's free tier. granularity_ms and bill_init_phase only say how the entries were billed."""
+    months: dict[str, pricing.MonthToDate] = {}
+    list_months: dict[str, pricing.MonthToDate] = {}
+    tallies: dict[str, _Tally] = {}
+    lines = _Lines()
+    for entry in entries:
+        if entry.at > until:
+            break
+        quantities = (entry.requests, entry.gb_seconds, entry.architecture, entry.extra_storage_gb_seconds)
+        charge = months.setdefault(entry.month, pricing.MonthToDate(free_tier)).charge(*quantities)
+        list_charge = list_months.setdefault(entry.month, pricing.MonthToDate(free_tier=False)).charge(*quantities)
+        if entry.at < since or (function_name is not None and entry.function_name != function_name):
+            continue
+        tallies.setdefault(entry.function_name, _Tally()).add(entry, charge, list_charge)
+        lines.add_charge(entry.month, entry.architecture, charge, entry.extra_storage_gb_seconds)
+    functions = tuple(tallies[name].charges(name) for name in sorted(tallies))
+    return Bill(since=since, until=until, function_name=function_name, free_tier=free_tier,
+                granularity_ms=granularity_ms, bill_init_phase=bill_init_phase, functions=functions,
+                lines=lines.lines())
+
+
+# --- from a notebook ---------------------------------------------------------------------------
+
+def bill(since: datetime | float | None = None, until: datetime | float | None = None,
+         function_name: str | None = None, *, free_tier: bool = True) -> "BillView":
+    """The bill of this session (since the cloud started or was last reset), or of a time range.
+
+    since/until: a datetime or epoch seconds of the cloud's clock. function_name: one function only.
+    free_tier=False shows what the same usage costs once the month's free tier is used up.
+    The result shows as a table and a chart; its numbers are attributes: .total_usd, .requests,
+    .gb_seconds, .functions (each with .name, .requests, .gb_seconds, .cost_usd), .lines."""
+    from ..cloud.connection import admin
+    from ..widgets.bill import BillView
+
+    query = {"since": _epoch(since), "until": _epoch(until), "function": function_name,
+             "free_tier": "1" if free_tier else "0"}
+    path = "/lambdalab/bill?" + urlencode({key: value for key, value in query.items() if value is not None})
+    return BillView(Bill.from_json(admin("GET", path)))
+
+
+def _epoch(moment: datetime | float | None) -> float | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        return float(moment)
+    raise TypeError(f"a time must be a datetime or epoch seconds, not {type(moment).__name__}")

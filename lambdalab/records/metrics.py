@@ -1,0 +1,122 @@
+"""Lambda's own metrics (namespace AWS/Lambda) in CloudWatch, written as Lambda writes them on AWS.
+
+Per function (dimension ``FunctionName``), from the engine's listeners:
+
+- ``Invocations`` (Count, 1 per invocation that ran, errors included, throttles not),
+- ``Errors`` (Count, 1 for a function error: an unhandled exception, a timeout, a crash, an
+  INIT failure; 0 otherwise, so that Average is the error rate),
+- ``Duration`` (Milliseconds, the invoke phase: INIT is not in it, as on AWS),
+- ``Throttles`` (Count, 1 per throttled invoke),
+- ``ConcurrentExecutions`` (Count; read it with Maximum), also account-wide without dimensions,
+- ``IteratorAge`` (Milliseconds) when a stream poller calls :func:`put_iterator_age`.
+
+They go straight into moto's CloudWatch backend, so ``GetMetricStatistics``,
+``GetMetricData`` and ``ListMetrics`` answer with them through boto3 as on AWS.
+
+One moto quirk shapes what is written: moto answers a query *without* dimensions with every
+datapoint of the metric, whatever their dimensions (AWS answers with the dimensionless series
+only). So the account-wide Invocations, Errors, Duration and Throttles are not written: moto's
+answer to the dimensionless query is already their sum over all functions, which is what AWS's
+account-wide series holds. ConcurrentExecutions is written account-wide as well, because the
+account's peak is not a sum of the functions' peaks; read with Maximum, moto's mixed answer is
+the account's peak, since the account's count is never below one function's.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from moto.cloudwatch.models import cloudwatch_backends
+
+if TYPE_CHECKING:
+    from ..engine.concurrency import ConcurrencyCounter
+    from ..engine.service import InvocationRecord
+    from ..engine.spec import FunctionSpec
+
+NAMESPACE = "AWS/Lambda"
+COUNT = "Count"
+MILLISECONDS = "Milliseconds"
+
+_publisher: "LambdaMetrics | None" = None
+
+
+class LambdaMetrics:
+    """Turns the engine's invocations and throttles into AWS/Lambda datapoints."""
+
+    def __init__(self, clock: Any, concurrency: "ConcurrencyCounter") -> None:
+        global _publisher
+        self._clock = clock
+        self._concurrency = concurrency
+        self._lock = threading.Lock()
+        _publisher = self
+
+    def record(self, record: "InvocationRecord | None") -> None:
+        """An engine listener, called after the invocation released its concurrency slot: the count it
+        saw is the others still running plus itself. The earliest to finish of a set of overlapping
+        invocations sees them all, so Maximum over a period is the period's peak. (None is a throttle,
+        which record_throttle counts.)"""
+        if record is None:
+            return
+        self.put_function_metrics(record.function_arn, [
+            ("Invocations", 1, COUNT),
+            ("Errors", int(record.error_type is not None), COUNT),
+            ("Duration", record.duration_ms, MILLISECONDS),
+            ("ConcurrentExecutions", self._concurrency.running(record.function_arn) + 1, COUNT),
+        ])
+        self.put_account_metric(record.function_arn, "ConcurrentExecutions", self._concurrency.total() + 1, COUNT)
+
+    def record_throttle(self, spec: "FunctionSpec") -> None:
+        """An engine throttle listener: the invoke of this function was refused (TooManyRequestsException)."""
+        self.put_function_metrics(spec.arn, [("Throttles", 1, COUNT)])
+
+    def put_iterator_age(self, function: "str | FunctionSpec", age_ms: float) -> None:
+        """How old the last record of a stream batch was when the function got it (Kinesis, DynamoDB)."""
+        self.put_function_metrics(_arn(function), [("IteratorAge", age_ms, MILLISECONDS)])
+
+    def put_function_metrics(self, function_arn: str, metrics: list[tuple[str, float, str]]) -> None:
+        """(name, value, unit) datapoints of one function, now by the cloud's clock. Never raises: a
+        metric that cannot be written must not fail the invocation it describes."""
+        account, region, name = _parts(function_arn)
+        dimensions = [{"Name": "FunctionName", "Value": name}]
+        self._put(account, region, [_datum(metric, value, unit, dimensions, self._now())
+                                    for metric, value, unit in metrics])
+
+    def put_account_metric(self, function_arn: str, metric: str, value: float, unit: str) -> None:
+        """A datapoint without dimensions, in the account and region of the function."""
+        account, region, _ = _parts(function_arn)
+        self._put(account, region, [_datum(metric, value, unit, [], self._now())])
+
+    def _now(self) -> datetime:
+        """moto keeps naive UTC times."""
+        return datetime.fromtimestamp(self._clock.now(), timezone.utc).replace(tzinfo=None)
+
+    def _put(self, account: str, region: str, data: list[dict]) -> None:
+        try:
+            with self._lock:
+                cloudwatch_backends[account][region].put_metric_data(NAMESPACE, data)
+        except Exception:  # noqa: BLE001 - see put_function_metrics
+            pass
+
+
+def put_iterator_age(function: "str | FunctionSpec", age_ms: float) -> None:
+    """For the stream pollers (Kinesis, DynamoDB Streams): call once per batch handed to the function,
+    with its ARN (or spec) and the age in ms of the batch's last record. Does nothing without a cloud."""
+    if _publisher is not None:
+        _publisher.put_iterator_age(function, age_ms)
+
+
+def _datum(metric: str, value: float, unit: str, dimensions: list[dict], timestamp: datetime) -> dict:
+    return {"MetricName": metric, "Value": float(value), "Unit": unit, "Dimensions": dimensions,
+            "Timestamp": timestamp}
+
+
+def _arn(function: "str | FunctionSpec") -> str:
+    return function if isinstance(function, str) else function.arn
+
+
+def _parts(function_arn: str) -> tuple[str, str, str]:
+    """arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>] -> (account, region, name)."""
+    parts = function_arn.split(":")
+    return parts[4], parts[3], parts[6]
