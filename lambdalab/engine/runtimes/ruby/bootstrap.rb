@@ -42,7 +42,9 @@ module LambdaLabRuntime
     def initialize(error, phase)
       error_class = error.class.to_s
       trace = (error.backtrace_locations || []).first(100).map(&:to_s)
-      @document = { errorMessage: error.message, errorType: "#{phase}<#{error_class}>", stackTrace: trace }
+      # original_message: without the code excerpt Ruby's error_highlight appends to NameErrors.
+      message = error.respond_to?(:original_message) ? error.original_message : error.message
+      @document = { errorMessage: message, errorType: "#{phase}<#{error_class}>", stackTrace: trace }
       @header_type = ALLOWED_ERROR_CLASSES.include?(error_class) ? @document[:errorType] : "#{phase}<UserException>"
     end
 

@@ -85,8 +85,9 @@ public final class Bootstrap {
         document.put("errorType", error.getClass().getName());
         List<String> trace = new ArrayList<>();
         for (StackTraceElement frame : error.getStackTrace()) {
-            if (frame.getClassName().startsWith("lambdalab.runtime.") || frame.getClassName().startsWith("java.base/")
-                    || frame.getClassName().startsWith("jdk.internal.reflect.")) {
+            String owner = frame.getClassName();
+            if (owner.startsWith("lambdalab.runtime.") || owner.startsWith("java.lang.reflect.")
+                    || owner.startsWith("jdk.internal.")) {
                 continue;
             }
             trace.add(frame.toString());
@@ -139,7 +140,7 @@ public final class Bootstrap {
             try {
                 type = Class.forName(className, true, Bootstrap.class.getClassLoader());
             } catch (ClassNotFoundException e) {
-                throw new ClassNotFoundException("Class not found: " + className, e);
+                throw new ClassNotFoundException("Class not found: " + className);
             }
             if (methodName == null) {
                 if (RequestStreamHandler.class.isAssignableFrom(type)) {
