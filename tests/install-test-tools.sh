@@ -6,6 +6,11 @@ set -u
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # The languages of lesson 07 and tests/test_runtimes.py (Node.js comes from PyPI).
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v ruby >/dev/null 2>&1 || missing+=(ruby)
+  command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+  command -v go >/dev/null 2>&1 || missing+=(golang-go)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing for the tests: ${missing[*]}"
     apt-get update -qq >/dev/null 2>&1 || true
