@@ -260,7 +260,10 @@ def test_a_sleeping_handler_times_out_with_the_configured_timeout(lam, role):
     response, body = invoke_json(lam, "sleeper", LogType="Tail")
     assert response["FunctionError"] == "Unhandled"
     assert body["errorMessage"].endswith(f"{request_id(response)} Task timed out after 2.00 seconds")
-    assert "\tBilled Duration: 2000 ms\t" in report_line(log_tail(response))
+    report = report_line(log_tail(response))
+    assert "\tDuration: 2000.00 ms\t" in report
+    billed_time = 2000 + float(re.search(r"\tInit Duration: ([\d.]+) ms", report)[1])  # a cold start: INIT billed too
+    assert billed_time - 0.01 <= int(re.search(r"\tBilled Duration: (\d+) ms", report)[1]) < billed_time + 1.01
 
 
 def test_the_init_phase_does_not_count_against_the_timeout(lam, role):
