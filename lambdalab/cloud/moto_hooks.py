@@ -136,7 +136,7 @@ def _checked_create(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
     _check_role(backend, spec.get("Role"))
     fn = original(backend, spec)
     _store_extra_configuration(backend.get_function(spec["FunctionName"]), spec)
-    if fn.code_bytes and (spec.get("Code") or {}).get("S3Bucket"):
+    if getattr(fn, "code_bytes", None) and (spec.get("Code") or {}).get("S3Bucket"):  # images have none
         error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings)
         if error is not None:
             backend.delete_function(spec["FunctionName"])
@@ -160,7 +160,7 @@ def _checked_update_code(original: Any, backend: Any, name: str, qualifier: Any,
     _raise_if(validation.check_zip(body.get("ZipFile"), settings))
     result = original(backend, name, qualifier, body)
     fn = backend.get_function(name, qualifier)
-    error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings) if fn.code_bytes else None
+    error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings) if getattr(fn, "code_bytes", None) else None
     _raise_if(error)
     _retire_environments(fn)
     return result
