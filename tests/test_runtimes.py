@@ -392,3 +392,12 @@ def test_the_toolchain_summary_names_every_language():
     summary = toolchains.summary()
     assert set(summary) == {"Node.js", "Ruby", "Java", "javac", "Go", ".NET"}
     print(json.dumps(summary, indent=1))
+
+
+def test_a_container_image_function_is_created_and_says_at_invoke_that_images_do_not_run_here(lam, role):
+    created = lam.create_function(FunctionName="image", Role=role, PackageType="Image",
+                                  Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello:latest"})
+    assert created["PackageType"] == "Image"
+    response, body = invoke_json(lam, "image")
+    assert response["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.Unavailable"
+    assert "container images" in body["errorMessage"]

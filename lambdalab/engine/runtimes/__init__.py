@@ -49,15 +49,25 @@ class RuntimeUnavailable(Exception):
     error_type = "Runtime.InvalidEntrypoint"
 
 
-class ToolchainMissing(RuntimeUnavailable):
-    """The language the runtime needs is not installed here (never the case on AWS, so a type of our own)."""
+class NotRunnableHere(RuntimeUnavailable):
+    """AWS would run it, this machine cannot (never the case on AWS, so an error type of our own)."""
 
     error_type = "Runtime.Unavailable"
+
+
+class ToolchainMissing(NotRunnableHere):
+    """The language the runtime needs is not installed here; the message says what to install."""
 
 
 def launch_for(runtime: str, task_root: Path, opt_dir: Path | None = None, memory_mb: int = 128,
                cache_dir: Path | None = None) -> RuntimeLaunch:
     """The command that starts runtime in an environment; raises RuntimeUnavailable with the reason."""
+    if not runtime:  # PackageType=Image: the image names its own runtime
+        raise NotRunnableHere(
+            "Lambda Lab does not run container images (PackageType=Image): it has no container engine, by design "
+            "(no Docker). The function was created, and its configuration is real; to run the same code here, "
+            "deploy it as a .zip package with the runtime the image is built from."
+        )
     if runtime in PYTHON_RUNTIMES:
         local = f"CPython {platform.python_version()} ({sys.executable})"
         return RuntimeLaunch(["--python-bootstrap", str(PYTHON_BOOTSTRAP)], f"{runtime} runs on the local {local}")
