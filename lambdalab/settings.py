@@ -53,6 +53,15 @@ class Settings:
     freeze_idle_environments: bool = True
     isolate_tmp_with_mount_namespace: bool = True
 
+    # CPU share (engine/cpu_share.py): CPU time in proportion to memory, 1 vCPU per 1,769 MB.
+    cpu_share: bool = True
+    memory_mb_per_vcpu: int = 1_769
+    # The share is granted per period, as cgroups' cpu.max does: a 128 MB function runs
+    # 128/1769 of each period at most (3.6 ms of 50 ms), then is stopped until its time comes back.
+    cpu_share_period_s: float = 0.05
+    # AWS does not document the CPU of the Init phase; measurements show it is not throttled.
+    cpu_share_during_init: bool = False
+
     # Billing (REPORT's Billed Duration, the meter, lambdalab.bill()).
     # Since 1 Aug 2025 the INIT phase of on-demand zip functions on managed runtimes is billed;
     # False brings back the rule before, when only custom runtimes (provided.*) had it billed.

@@ -12,7 +12,6 @@ import enum
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..settings import MB, Settings
-from . import errors, processes
+from . import cpu_share, errors, processes
 from .errors import FunctionFailure
 from .output import LogLine, OutputCollector, OutputStream
 from .package import PackageError, Workspace
@@ -92,7 +91,7 @@ class ExecutionEnvironment:
         self._failure: FunctionFailure | None = None
         self._wake = threading.Event()
         self._invocation: Invocation | None = None
-        self._frozen = False
+        self._stops: cpu_share.GroupStops | None = None  # frozen when idle, or out of CPU share
         self._dir = services.workspace.environment_dir(self.id)
         self.tmp_dir = self._dir / "tmp"
         self.task_root: Path | None = None
@@ -102,6 +101,10 @@ class ExecutionEnvironment:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    @property
+    def stops(self) -> "cpu_share.GroupStops | None":
+        return self._stops
 
     def fail(self, failure: FunctionFailure) -> None:
         """Called by the watcher when a limit is broken or the runtime died: end the attempt now."""
@@ -226,15 +229,17 @@ class ExecutionEnvironment:
             self._wake.clear()
         self._services.watcher.unwatch(self)
         init_ms = ((api.ready_at or time.monotonic()) - started) * 1000
+        note = cpu_share.init_note(self.spec.memory_mb, self._settings, self._services.watcher.cpu_share.cpus)
+        header_lines = [header] + ([LogLine(header.timestamp_ms, note)] if note is not None else [])
         overrun = max(0.0, init_ms / 1000 - self._settings.init_timeout_s)
         init_lines, _ = self._take_output()
         if api.init_error is not None and self._failure is None:
             self._failure = _failure_from_runtime(api.init_error.body, api.init_error.error_type)
         if self._failure is not None:
             failure, self._failure = self._failure, None
-            return failure, init_ms, [header] + init_lines, overrun
+            return failure, init_ms, header_lines + init_lines, overrun
         self.phase = Phase.IDLE
-        return None, init_ms, [header] + init_lines, overrun
+        return None, init_ms, header_lines + init_lines, overrun
 
     def _start_process(self) -> str:
         spec, workspace = self.spec, self._services.workspace
@@ -257,6 +262,7 @@ class ExecutionEnvironment:
             )
         finally:
             os.close(write_fd)
+        self._stops = cpu_share.GroupStops(self._process.pid)
         self._output = OutputStream(read_fd, self._settings.max_log_bytes_per_invoke)
         self._services.collector.attach(self._output)
         return launch.description
@@ -313,19 +319,17 @@ class ExecutionEnvironment:
             self.max_memory_bytes = resident
 
     def _freeze(self) -> None:
-        if self._settings.freeze_idle_environments and self._process is not None:
-            processes.kill_group(self._process.pid, signal.SIGSTOP)
-            self._frozen = True
+        if self._settings.freeze_idle_environments and self._stops is not None:
+            self._stops.hold(cpu_share.FROZEN)
 
     def _thaw(self) -> None:
-        if self._frozen and self._process is not None:
-            processes.kill_group(self._process.pid, signal.SIGCONT)
-            self._frozen = False
+        if self._stops is not None:
+            self._stops.release(cpu_share.FROZEN)
 
     def _stop_process(self) -> None:
         process, api, output = self._process, self._api, self._output
         self._process = self._api = self._output = None
-        self._frozen = False
+        self._stops = None
         if process is not None:
             processes.kill_group(process.pid)
             try:

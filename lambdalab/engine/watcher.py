@@ -13,12 +13,14 @@ from collections.abc import Callable
 
 from ..settings import MB, Settings
 from . import errors, processes
+from .cpu_share import CpuShare
 
 
 class Watcher:
     def __init__(self, settings: Settings, on_housekeeping: Callable[[], None]) -> None:
         self._settings = settings
         self._on_housekeeping = on_housekeeping
+        self.cpu_share = CpuShare(settings)  # busy environments also get their share of CPU, no more
         self._lock = threading.Lock()
         self._watched: dict[int, object] = {}
         self._with_children: set[int] = set()
@@ -32,15 +34,18 @@ class Watcher:
     def watch(self, environment: object) -> None:
         with self._lock:
             self._watched[id(environment)] = environment
+        self.cpu_share.watch(environment)
         self._wake.set()
 
     def unwatch(self, environment: object) -> None:
         with self._lock:
             self._watched.pop(id(environment), None)
             self._with_children.discard(id(environment))
+        self.cpu_share.unwatch(environment)
 
     def stop(self) -> None:
         self._stopped = True
+        self.cpu_share.stop()
         self._wake.set()
 
     def _run(self) -> None:
