@@ -73,13 +73,13 @@ class TuningRow:
 
     @property
     def gb_seconds_per_invoke(self) -> float | None:
-        return None if self.billed_ms is None else self.billed_ms / 1000 * self.memory_mb / 1024
+        return None if self.billed_ms is None else pricing.gb_seconds(self.memory_mb, self.billed_ms)
 
 
 def cost_per_invoke(billed_ms: float, memory_mb: int, architecture: str = "x86_64") -> float:
     """One invoke's request charge plus its duration charge, without the free tier."""
-    gb_seconds = billed_ms / 1000 * memory_mb / 1024
-    return pricing.REQUEST_PRICE_PER_MILLION / 1_000_000 + pricing.duration_cost(gb_seconds, architecture)
+    return (pricing.REQUEST_PRICE_PER_MILLION / 1_000_000
+            + pricing.duration_cost(pricing.gb_seconds(memory_mb, billed_ms), architecture))
 
 
 def summarise(memory_mb: int, samples: Sequence[Sample], architecture: str = "x86_64",

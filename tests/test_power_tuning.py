@@ -201,3 +201,69 @@ def test_it_tunes_the_function_of_the_learners_cloud_by_default(aws, role, monke
     assert result.rows[0].ok
     assert result.text().endswith("Memory left at 128 MB.")          # 128 MB was its own size: nothing changed
     assert pricing.REQUEST_PRICE_PER_MILLION / 1e6 < result.rows[0].cost_per_invoke
+
+
+# --- Lab 6's checks recompute the learner's choice from the cloud's record of the same invokes ------
+
+def record(memory_mb: int, duration_ms: float, init_ms: float | None = None, function: str = "lab06-quote",
+           error: str | None = None) -> dict:
+    return {"function_name": function, "memory_mb": memory_mb, "duration_ms": duration_ms,
+            "billed_ms": int(duration_ms) + 1, "init_ms": init_ms, "error_type": error, "architecture": "x86_64"}
+
+
+def test_the_latest_tuning_run_of_each_size_counts_not_a_stray_invoke_after_it():
+    from lambdalab.grader.checks.lab06 import measured_rows
+
+    records = ([record(128, 900.0)] * 4                                          # an early run at 128 MB
+               + [record(128, 500.0, init_ms=30.0)] + [record(128, 400.0)] * 3    # the tuning run at 128 MB
+               + [record(512, 100.0, init_ms=30.0)] + [record(512, 120.0)] * 3
+               + [record(512, 50.0, function="another")] * 5                     # another function
+               + [record(512, 10.0, error="Unhandled")]                           # a failed invoke
+               + [record(128, 5.0, init_ms=30.0), record(128, 5.0)])              # a stray invoke later
+    rows = measured_rows(records)
+    assert sorted(rows) == [128, 512]
+    assert rows[128].median_ms == 400.0 and rows[128].invokes == 3 and rows[128].cold_starts == 1
+    assert rows[512].median_ms == 120.0
+
+
+@pytest.fixture
+def probe(aws):
+    from lambdalab.cloud.state import CloudState
+    from lambdalab.grader.probe import Probe
+
+    return Probe(CloudState(**aws.state))
+
+
+def test_the_lab06_checks_accept_only_the_cheapest_size_within_the_target_and_the_right_bill(lam, role, probe):
+    from lambdalab.grader.checks import lab06
+    from lambdalab.grader.registry import NotYet
+
+    create_function(lam, "lab06-quote", WAITER, role, MemorySize=3008)
+    with pytest.raises(NotYet, match="at least 3"):
+        lab06.memory_choice(probe)                                # nothing tuned yet
+    result = power_tune("lab06-quote", memory_sizes=(128, 256, 1024), invokes=3, payload={"wait_s": 0.02},
+                        client=lam, progress=False)
+    with pytest.raises(NotYet, match="did not measure") as not_measured:
+        lab06.memory_choice(probe)                                # still 3,008 MB
+    assert "128" not in not_measured.value.hint
+    lam.update_function_configuration(FunctionName="lab06-quote", MemorySize=1024)
+    with pytest.raises(NotYet, match="another size you measured meets it too") as dearer:
+        lab06.memory_choice(probe)
+    assert "128" not in dearer.value.message + dearer.value.hint    # the answer is never given away
+    lam.update_function_configuration(FunctionName="lab06-quote", MemorySize=128)
+    assert "128 MB" in lab06.memory_choice(probe)                 # waiting code: the smallest size is cheapest
+
+    arn = lam.get_function_configuration(FunctionName="lab06-quote")["FunctionArn"]
+    with pytest.raises(NotYet, match="no monthly-cost-usd tag"):
+        lab06.monthly_bill(probe)
+    right = pricing.estimate(lab06.MONTHLY_INVOCATIONS, result.row(128).billed_ms, 128).total
+    without_free_tier = pricing.estimate(lab06.MONTHLY_INVOCATIONS, result.row(128).billed_ms, 128,
+                                         free_tier=False).total
+    lam.tag_resource(Resource=arn, Tags={"monthly-cost-usd": f"{without_free_tier:.2f}"})
+    with pytest.raises(NotYet, match="is not what"):
+        lab06.monthly_bill(probe)
+    lam.tag_resource(Resource=arn, Tags={"monthly-cost-usd": "about ten dollars"})
+    with pytest.raises(NotYet, match="not a number"):
+        lab06.monthly_bill(probe)
+    lam.tag_resource(Resource=arn, Tags={"monthly-cost-usd": f"${right:,.2f}"})
+    assert lab06.monthly_bill(probe).startswith(f"${right:,.2f} a month")

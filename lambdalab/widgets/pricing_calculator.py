@@ -26,6 +26,7 @@ MEMORY_RANGE = (128, 10_240)
 DURATION_RANGE_MS = (1, 900_000)
 INVOCATIONS_RANGE = (0, 10**11)
 SERVER_COLOUR = "#57606a"
+HOURS_PER_MONTH = 730  # AWS's month for prices by the hour
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class PricingCalculator(Viewable):
         server, break_even = self.server_usd_per_month, self.break_even
         if break_even is None:
             return f"an always-on server at ${server:,.2f} a month: Lambda stays cheaper up to {INVOCATIONS_RANGE[1]:,} invokes"
-        per_second = break_even / (30 * 24 * 3600)
+        per_second = break_even / (HOURS_PER_MONTH * 3600)
         cheaper = "Lambda" if self.estimate.total < server else "the server"
         return (f"an always-on server at ${server:,.2f} a month costs as much as {break_even:,} invokes a month "
                 f"(about {per_second:,.1f} a second, on average); at {self.workload.invocations:,}, {cheaper} is cheaper")
