@@ -22,10 +22,14 @@ class Caller:
     source_arn: str | None = None
     source_account: str | None = None
     function_url_auth_type: str | None = None
+    invoked_via_function_url: bool | None = None
 
 
 def install(engine: Any) -> None:
-    """Nothing to wire: the triggers call allows() themselves."""
+    """AddPermission and RemovePermission answer as AWS does; the triggers call allows() themselves."""
+    from . import resource_policies
+
+    resource_policies.install()
 
 
 def statements(fn: Any) -> list[dict[str, Any]]:
@@ -91,6 +95,8 @@ def _conditions_hold(statement: dict[str, Any], caller: Caller) -> bool:
         "aws:sourcearn": caller.source_arn,
         "aws:sourceaccount": caller.source_account,
         "lambda:functionurlauthtype": caller.function_url_auth_type,
+        "lambda:invokedviafunctionurl": None if caller.invoked_via_function_url is None
+        else str(caller.invoked_via_function_url).lower(),
     }
     for operator, tests in conditions.items():
         for key, expected in tests.items():
@@ -107,4 +113,6 @@ def _condition_holds(operator: str, actual: str | None, expected: list[Any]) -> 
         return any(fnmatch.fnmatchcase(actual, str(pattern)) for pattern in expected)
     if operator == "StringEquals":
         return actual in [str(value) for value in expected]
+    if operator == "Bool":
+        return actual in [str(value).lower() for value in expected]
     return False  # an operator we do not evaluate never grants access

@@ -1,0 +1,112 @@
+"""Handing a push source's event to a function, as S3, SNS and EventBridge do on AWS.
+
+A push source calls Lambda's Invoke API itself (asynchronously), so Lambda asks the function's
+resource-based policy at that moment whether this service, for this bucket, topic or rule, may
+invoke it. A refusal never reaches the function's async queue: the event is dropped (or, for
+EventBridge, sent to the target's dead-letter queue), which is why a trigger without
+AddPermission "does nothing". Every hand-over and every refusal is recorded in the event flow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..cloud import moto_hooks
+from . import permissions
+
+log = logging.getLogger(__name__)
+
+NO_PERMISSIONS = "NO_PERMISSIONS"
+NO_RESOURCE = "NO_RESOURCE"
+
+
+@dataclass(frozen=True)
+class PushSource:
+    """Who pushes: the service principal the function's policy must name, and which resource of it."""
+
+    principal: str  # "s3.amazonaws.com", "sns.amazonaws.com", "events.amazonaws.com"
+    source_arn: str  # the bucket, topic or rule
+    account_id: str  # the account that owns that resource
+    flow_name: str  # how the event flow names it: "s3:photos", "sns:alerts", "events:nightly"
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A function named by its ARN, as bucket notifications, subscriptions and rule targets name it."""
+
+    account_id: str
+    region: str
+    name: str
+    qualifier: str | None = None
+
+    @classmethod
+    def from_arn(cls, arn: str) -> "FunctionRef | None":
+        parts = arn.split(":")
+        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            return None
+        return cls(parts[4], parts[3], parts[6], parts[7] if len(parts) == 8 else None)
+
+    @property
+    def flow_name(self) -> str:
+        return f"lambda:{self.name}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one event: queued (request_id), or refused with an EventBridge-style error code."""
+
+    request_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.request_id is not None
+
+
+def find_function(ref: FunctionRef) -> tuple[Any, Any] | None:
+    """(moto's Lambda backend, the function) or None when there is no such function (or version)."""
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        backend = lambda_backends[ref.account_id][ref.region]
+        return backend, backend.get_function(ref.name, ref.qualifier)
+    except Exception:
+        return None
+
+
+def deliver(source: PushSource, function_arn: str, event: Any, detail: str = "") -> Delivery:
+    """Queue `event` for the function if its policy lets `source` invoke it; record the hop either way."""
+    engine = moto_hooks.engine()
+    ref = FunctionRef.from_arn(function_arn)
+    found = find_function(ref) if ref is not None else None
+    target = ref.flow_name if ref is not None else f"lambda:{function_arn}"
+    if found is None:
+        message = f"Function not found: {function_arn}"
+        engine.flow.record(source.flow_name, target, "dropped", message, ok=False)
+        return Delivery(error_code=NO_RESOURCE, error_message=message)
+    backend, function = found
+    caller = permissions.Caller(principal=source.principal, source_arn=source.source_arn,
+                                source_account=source.account_id)
+    if not permissions.allows(function, caller, ref.qualifier):
+        message = (f"{source.principal} is not authorized to invoke {function_arn}: the function's resource-based "
+                   f"policy has no statement for {source.source_arn} (lambda:AddPermission)")
+        engine.flow.record(source.flow_name, target, "dropped", message, ok=False)
+        return Delivery(error_code=NO_PERMISSIONS, error_message=message)
+    engine.flow.record(source.flow_name, target, "event", detail)
+    payload = event if isinstance(event, bytes) else json.dumps(event).encode()
+    request_id = engine.invoke_async(moto_hooks.spec_loader(backend, ref.name, ref.qualifier), payload,
+                                     source=source.flow_name)
+    return Delivery(request_id=request_id)
+
+
+def guarded(what: str, action: Any, *args: Any) -> None:
+    """Run a trigger's delivery without letting its failure break the AWS call that caused it
+    (a put_object must succeed even when the notification it sets off cannot be delivered)."""
+    try:
+        action(*args)
+    except Exception:  # logged, not raised: on AWS the write has already succeeded
+        log.exception("lambdalab: %s failed", what)
