@@ -62,19 +62,21 @@ def compiled_runtime(cache_dir: Path) -> Path | None:
     return target
 
 
-def handler_classpath(cache_dir: Path) -> Path:
+def _default_cache() -> Path:
+    from ...cloud.state import home
+
+    return home() / "build-cache"
+
+
+def handler_classpath(cache_dir: Path | None = None) -> Path:
     """What a handler compiles against (com.amazonaws.services.lambda.runtime.*); needs javac."""
-    classes = compiled_runtime(cache_dir)
+    classes = compiled_runtime(cache_dir or _default_cache())
     if classes is None:
-        raise toolchains_missing("javac")
+        raise RuntimeError(f"This needs javac: {toolchains.INSTALL_HINTS['javac']}")
     return classes
 
 
-def toolchains_missing(language: str) -> RuntimeError:
-    return RuntimeError(f"This needs {language}: {toolchains.INSTALL_HINTS[language]}")
-
-
-def build_java_zip(sources: dict[str, str], cache_dir: Path, release: str = JAVA_RELEASE) -> bytes:
+def build_java_zip(sources: dict[str, str], cache_dir: Path | None = None, release: str = JAVA_RELEASE) -> bytes:
     """Compile {"example/Hello.java": source, ...} and return a deployment package of the classes.
 
     What `mvn package` or `gradle buildZip` does for AWS: compiled classes at the root of the
