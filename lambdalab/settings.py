@@ -69,6 +69,10 @@ class Settings:
     # Billed duration is rounded UP to this many ms: 1 since Dec 2020, 100 before.
     billing_granularity_ms: int = 1
 
+    # Function URLs: since Oct 2025 a URL's caller also needs lambda:InvokeFunction (AddPermission
+    # with InvokedViaFunctionUrl); False brings back the rule before, lambda:InvokeFunctionUrl alone.
+    function_url_requires_invoke_function: bool = True
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         """Read overrides from LAMBDALAB_* variables, converting to each field's type."""
