@@ -1,0 +1,355 @@
+"""Function URLs: the *UrlConfig APIs, and the local address that answers each URL.
+
+moto stores one URL config per function and returns an https://<id>.lambda-url... address
+nothing answers; it has no ListFunctionUrlConfigs, no Qualifier and no conflict on a second
+create. These five APIs are answered here instead, and the FunctionUrl they return,
+http://127.0.0.1:<port>/<url-id>/, is served by the local front door (see triggers/http).
+
+A request to a URL goes as on AWS:
+- AuthType NONE: the function's resource-based policy must allow lambda:InvokeFunctionUrl to
+  everyone ("*", with FunctionUrlAuthType NONE), and, for URLs created since October 2025,
+  lambda:InvokeFunction too (AddPermission with InvokedViaFunctionUrl). Without them: 403
+  {"Message": "Forbidden. For troubleshooting Function URL authorization issues, see: ..."}.
+  The setting function_url_requires_invoke_function=False brings back the rule before.
+- AuthType AWS_IAM: a SigV4 signature (service "lambda") from keys of this account; the signer
+  needs both actions, from its own IAM policies or from the function's policy. Unsigned: 403
+  {"Message": "Forbidden"}; a wrong signature: 403 with AWS's signature message.
+- The request becomes a payload 2.0 event, the function runs synchronously, its result becomes
+  the response (see http/responses.py). A function error, a timeout or a malformed result: 502
+  {"Message": "Internal Server Error"}; a throttle: 429; an event over 6 MB: 413.
+- A deleted URL (or function) answers 403 {"Message": "Forbidden"}.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote
+
+from .. import settings as settings_module
+from ..cloud import moto_hooks
+from ..engine import validation
+from . import permissions
+from .http import events, invoking, responses, signing
+from .http.cors import CorsRules
+from .http.front_door import front_door
+from .http.messages import HttpRequest, HttpResponse, json_response
+
+FORBIDDEN_HELP = ("Forbidden. For troubleshooting Function URL authorization issues, see: "
+                  "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
+AUTH_TYPES = ("NONE", "AWS_IAM")
+INVOKE_MODES = ("BUFFERED", "RESPONSE_STREAM")
+URL_ID_LENGTH = 32
+
+_engine: Any = None
+_installed = False
+
+
+def _now_text() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class FunctionUrl:
+    """One URL config: which function (and alias) it invokes, and how it lets callers in."""
+
+    url_id: str
+    account_id: str
+    region: str
+    function_name: str
+    function_arn: str  # qualified with the alias, if any
+    qualifier: str | None
+    auth_type: str
+    cors: dict[str, Any] | None = None
+    invoke_mode: str = "BUFFERED"
+    created: str = field(default_factory=_now_text)
+    last_modified: str = field(default_factory=_now_text)
+
+    @property
+    def key(self) -> tuple[str, str, str, str | None]:
+        return (self.account_id, self.region, self.function_name, self.qualifier)
+
+    def address(self) -> str:
+        return f"{front_door.base_url()}/{self.url_id}/"
+
+    def describe(self, with_last_modified: bool = True) -> dict[str, Any]:
+        document: dict[str, Any] = {"FunctionUrl": self.address(), "FunctionArn": self.function_arn,
+                                    "AuthType": self.auth_type}
+        if self.cors is not None:
+            document["Cors"] = self.cors
+        document["CreationTime"] = self.created
+        if with_last_modified:
+            document["LastModifiedTime"] = self.last_modified
+        document["InvokeMode"] = self.invoke_mode
+        return document
+
+
+class UrlStore:
+    """Every URL config of the account, by URL id and by function (and alias)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, FunctionUrl] = {}
+
+    def add(self, url: FunctionUrl) -> None:
+        with self._lock:
+            self._by_id[url.url_id] = url
+
+    def by_id(self, url_id: str) -> FunctionUrl | None:
+        return self._by_id.get(url_id)
+
+    def of_function(self, account_id: str, region: str, name: str, qualifier: str | None) -> FunctionUrl | None:
+        wanted = (account_id, region, name, qualifier)
+        return next((url for url in list(self._by_id.values()) if url.key == wanted), None)
+
+    def all_of_function(self, account_id: str, region: str, name: str) -> list[FunctionUrl]:
+        return [url for url in list(self._by_id.values()) if url.key[:3] == (account_id, region, name)]
+
+    def remove(self, url: FunctionUrl) -> None:
+        with self._lock:
+            self._by_id.pop(url.url_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_id.clear()
+
+
+store = UrlStore()
+
+
+# --- installing --------------------------------------------------------------------------------
+
+def install(engine: Any) -> None:
+    global _engine, _installed
+    _engine = engine
+    if _installed:
+        return
+    _installed = True
+    from moto.awslambda import urls
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda.responses import LambdaResponse
+
+    from .http import routes  # noqa: F401  (registers GET /lambdalab/http)
+
+    urls.url_paths[r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"] = \
+        LambdaResponse.dispatch
+    LambdaResponse.create_function_url_config = _create_api
+    LambdaResponse.get_function_url_config = _get_api
+    LambdaResponse.update_function_url_config = _update_api
+    LambdaResponse.delete_function_url_config = _delete_api
+    LambdaResponse.list_function_url_configs = _list_api
+    moto_hooks._wrap(LambdaBackend, "delete_function", _deleting_urls)
+    front_door.add_resolver(_resolve)
+
+
+def reset() -> None:
+    store.clear()
+    front_door.stop()
+
+
+def shutdown() -> None:
+    front_door.stop()
+
+
+# --- the API ---------------------------------------------------------------------------------------
+
+def _error(code: str, message: str, status: int = 400) -> moto_hooks.ApiException:
+    return moto_hooks.ApiException(validation.ApiError(code, message, status))
+
+
+def _json(status: int, document: object) -> tuple[int, dict[str, str], str]:
+    return status, {"content-type": "application/json", "status": str(status)}, json.dumps(document)
+
+
+def _addressed(response: Any) -> tuple[Any, str | None]:
+    """The function (the version its alias points at) and the alias the request names."""
+    name = unquote(response.path.rstrip("/").split("/")[-2])
+    qualifier = (response.querystring.get("Qualifier") or [None])[0]
+    if ":" in name and not name.startswith("arn:") and name.count(":") == 1:
+        name, qualifier = name.split(":")
+    elif name.startswith("arn:") and name.count(":") == 7:
+        name, qualifier = name.rsplit(":", 1)
+    if qualifier is not None and qualifier.isdigit():
+        raise _error("ValidationException", f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed "
+                     "to satisfy constraint: Member must satisfy regular expression pattern: "
+                     r"(^\$LATEST$)|((?!^[0-9]+$)([a-zA-Z0-9-_]+))")
+    fn = response.backend.get_function(name, qualifier)
+    return fn, (None if qualifier in (None, "$LATEST") else qualifier)
+
+
+def _function_arn(fn: Any, qualifier: str | None) -> str:
+    from moto.awslambda.utils import make_function_arn
+
+    arn = make_function_arn(fn.region, fn.account_id, fn.function_name)
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def _check(body: dict[str, Any]) -> None:
+    for key, member, allowed in (("AuthType", "authType", AUTH_TYPES), ("InvokeMode", "invokeMode", INVOKE_MODES)):
+        value = body.get(key)
+        if value is not None and value not in allowed:
+            raise _error("ValidationException", f"1 validation error detected: Value '{value}' at '{member}' failed "
+                         f"to satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]")
+
+
+def _existing(response: Any) -> FunctionUrl:
+    fn, qualifier = _addressed(response)
+    url = store.of_function(fn.account_id, fn.region, fn.function_name, qualifier)
+    if url is None:
+        raise _error("ResourceNotFoundException", "The resource you requested does not exist.", 404)
+    return url
+
+
+def _create_api(self: Any) -> tuple[int, dict[str, str], str]:
+    fn, qualifier = _addressed(self)
+    body = self.json_body or {}
+    _check(body)
+    arn = _function_arn(fn, qualifier)
+    if store.of_function(fn.account_id, fn.region, fn.function_name, qualifier) is not None:
+        raise _error("ResourceConflictException", f"Failed to create function url config for [functionArn = {arn}]. "
+                     "Error message:  FunctionUrlConfig exists for this Lambda function", 409)
+    url = FunctionUrl(url_id=_new_url_id(), account_id=fn.account_id, region=fn.region,
+                      function_name=fn.function_name, function_arn=arn, qualifier=qualifier,
+                      auth_type=body["AuthType"], cors=body.get("Cors"),
+                      invoke_mode=body.get("InvokeMode") or "BUFFERED")
+    store.add(url)
+    return _json(201, url.describe(with_last_modified=False))
+
+
+def _get_api(self: Any) -> tuple[int, dict[str, str], str]:
+    return _json(200, _existing(self).describe())
+
+
+def _update_api(self: Any) -> tuple[int, dict[str, str], str]:
+    url = _existing(self)
+    body = self.json_body or {}
+    _check(body)
+    changed = replace(url, auth_type=body.get("AuthType") or url.auth_type,
+                      cors=body["Cors"] if "Cors" in body else url.cors,
+                      invoke_mode=body.get("InvokeMode") or url.invoke_mode, last_modified=_now_text())
+    store.add(changed)
+    return _json(200, changed.describe())
+
+
+def _delete_api(self: Any) -> tuple[int, dict[str, str], str]:
+    store.remove(_existing(self))
+    return 204, {"status": "204"}, ""
+
+
+def _list_api(self: Any) -> tuple[int, dict[str, str], str]:
+    name = unquote(self.path.rstrip("/").split("/")[-2])
+    fn = self.backend.get_function(name, None)
+    urls = sorted(store.all_of_function(fn.account_id, fn.region, fn.function_name), key=lambda u: u.created)
+    return _json(200, {"FunctionUrlConfigs": [url.describe() for url in urls]})
+
+
+def _deleting_urls(original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
+    fn = backend.get_function(name)
+    result = original(backend, name, qualifier)
+    for url in store.all_of_function(fn.account_id, fn.region, fn.function_name):
+        if qualifier is None or url.qualifier == qualifier:
+            store.remove(url)
+    return result
+
+
+def _new_url_id() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(URL_ID_LENGTH))
+
+
+# --- answering requests ----------------------------------------------------------------------
+
+def _resolve(first_segment: str) -> "UrlSite | None":
+    """Every 32-character id is a function URL's, existing or not (a deleted one answers 403)."""
+    if len(first_segment) == URL_ID_LENGTH and first_segment.isalnum() and first_segment.islower():
+        return UrlSite(first_segment)
+    return None
+
+
+def _forbidden(message: str = "Forbidden") -> HttpResponse:
+    return json_response(403, {"Message": message}, [("x-amzn-ErrorType", "AccessDeniedException")])
+
+
+@dataclass(frozen=True)
+class UrlSite:
+    url_id: str
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        url = store.by_id(self.url_id)
+        target = invoking.LambdaTarget(url.account_id, url.region, url.function_name, url.qualifier) if url else None
+        fn = target.function() if target else None
+        if url is None or fn is None:
+            return _forbidden()
+        cors = CorsRules.from_config(url.cors)
+        if cors is not None and cors.is_preflight(request):
+            return cors.preflight(request)
+        source = f"url:{url.function_name}"
+        authorized, authorizer, account = _authorize(request, url, fn)
+        if authorized is not None:
+            _engine.flow.record(source, target.label, "dropped", f"{authorized.status}: not authorized", ok=False)
+            return authorized
+        response = self._invoke(request, url, target, fn, authorizer, account)
+        return cors.decorate(request, response) if cors is not None else response
+
+    def _invoke(self, request: HttpRequest, url: FunctionUrl, target: invoking.LambdaTarget, fn: Any,
+                authorizer: dict | None, account: str) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        now = events.clock_now(_engine)
+        arrival = events.Arrival(api_id=url.url_id, account_id=account,
+                                 domain_name=f"{url.url_id}.lambda-url.{url.region}.on.aws",
+                                 domain_prefix=url.url_id, stage="$default", route_key="$default", now=now,
+                                 request_id=request_id, port=request.port)
+        event = events.version_2(request, arrival, authorizer=authorizer, function_url=True)
+        invocation = invoking.invoke(_engine, target.backend(), fn, json.dumps(event).encode(), request_id=request_id)
+        response = _response_of(invocation)
+        _engine.flow.record(f"url:{url.function_name}", target.label, "invoke",
+                            f"{request.method} {request.path} -> {invoking.outcome_detail(invocation, response.status)}",
+                            request_id=request_id, ok=response.status < 500)
+        return response.with_headers([("x-amzn-RequestId", request_id),
+                                      ("X-Amzn-Trace-Id", events.trace_header(now))])
+
+
+def _authorize(request: HttpRequest, url: FunctionUrl, fn: Any) -> tuple[HttpResponse | None, dict | None, str]:
+    """(a refusal or None, the event's authorizer block, the event's accountId)."""
+    actions = ["lambda:InvokeFunctionUrl"]
+    if settings_module.current().function_url_requires_invoke_function:
+        actions.append("lambda:InvokeFunction")
+    if url.auth_type == "NONE":
+        anyone = permissions.Caller(principal="*", function_url_auth_type="NONE", invoked_via_function_url=True)
+        if all(permissions.allows(fn, replace(anyone, action=action), url.qualifier) for action in actions):
+            return None, None, "anonymous"
+        return _forbidden(FORBIDDEN_HELP), None, ""
+    try:
+        caller = signing.verify(request, url.account_id, "lambda")
+    except signing.SigningError as refused:
+        return _forbidden(refused.message), None, ""
+    for action in actions:
+        by_identity = caller.account_id == url.account_id and caller.identity_allows(action, url.function_arn)
+        by_function = any(permissions.allows(fn, permissions.Caller(principal=principal, action=action,
+                                                                    function_url_auth_type="AWS_IAM",
+                                                                    invoked_via_function_url=True), url.qualifier)
+                          for principal in caller.principals())
+        if not (by_identity or by_function):
+            return _forbidden(FORBIDDEN_HELP), None, ""
+    return None, caller.authorizer(), caller.account_id
+
+
+def _response_of(invocation: invoking.HttpInvocation) -> HttpResponse:
+    if invocation.too_large is not None:
+        return json_response(413, {"Message": invocation.too_large.message},
+                             [("x-amzn-ErrorType", invocation.too_large.code)])
+    outcome = invocation.outcome
+    if outcome.throttle is not None:
+        return json_response(429, {"Message": outcome.throttle.message},
+                             [("x-amzn-ErrorType", "TooManyRequestsException")])
+    if outcome.function_error is None:
+        mapped = responses.from_version_2(outcome.body)
+        if mapped is not None:
+            return mapped
+    return json_response(502, {"Message": "Internal Server Error"})

@@ -1,0 +1,41 @@
+"""What both kinds of API Gateway API share: may API Gateway invoke the function, and the flow record.
+
+API Gateway calls Lambda's Invoke API as the service principal apigateway.amazonaws.com, with
+the method's ARN as the source (arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/
+<METHOD>/<path>), so the function's resource-based policy must allow that; or, when the
+integration has a CredentialsArn, API Gateway assumes that role and the role's policies
+must allow lambda:InvokeFunction on the function instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.awslambda.utils import make_function_arn
+
+from ...cloud import iam
+from .. import permissions
+from .invoking import LambdaTarget
+
+PRINCIPAL = "apigateway.amazonaws.com"
+
+
+def execute_api_arn(region: str, account_id: str, api_id: str, stage: str, method: str, path: str) -> str:
+    """arn:aws:execute-api:...:<api-id>/<stage>/<METHOD><path>; path "" or "/items/{id}"."""
+    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{method}{path}"
+
+
+def may_invoke(fn: Any, target: LambdaTarget, source_arn: str, api_account: str,
+               credentials_arn: str | None) -> bool:
+    if credentials_arn and credentials_arn.startswith("arn:aws:iam::") and ":role/" in credentials_arn:
+        function_arn = make_function_arn(fn.region, fn.account_id, fn.function_name)
+        function_arn = f"{function_arn}:{target.qualifier}" if target.qualifier else function_arn
+        return iam.role_allows(api_account, credentials_arn, "lambda:InvokeFunction", function_arn)
+    caller = permissions.Caller(principal=PRINCIPAL, source_arn=source_arn, source_account=api_account)
+    return permissions.allows(fn, caller, target.qualifier)
+
+
+def record(engine: Any, api_name: str, target: LambdaTarget | None, kind: str, detail: str,
+           request_id: str | None = None, ok: bool | None = None) -> None:
+    engine.flow.record(f"apigateway:{api_name}", target.label if target else "lambda:?", kind, detail,
+                       request_id=request_id, ok=ok)
