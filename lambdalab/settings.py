@@ -69,6 +69,12 @@ class Settings:
     # Billed duration is rounded UP to this many ms: 1 since Dec 2020, 100 before.
     billing_granularity_ms: int = 1
 
+    # Event source mappings (triggers/pollers/). AWS starts an SQS mapping with 5 concurrent
+    # batches and scales up from there; a laptop stays at this many (fewer with MaximumConcurrency).
+    sqs_poller_concurrency: int = 5
+    # AWS does not document the pause before a failed stream batch is retried: here 1 s, doubling to this.
+    stream_retry_max_delay_s: float = 60.0
+
     # Function URLs: since Oct 2025 a URL's caller also needs lambda:InvokeFunction (AddPermission
     # with InvokedViaFunctionUrl); False brings back the rule before, lambda:InvokeFunctionUrl alone.
     function_url_requires_invoke_function: bool = True
