@@ -31,6 +31,8 @@ def usd(amount: float) -> str:
 
 
 def unit_price(line: BillLine) -> str:
+    if line.unit_price_usd == 0:
+        return "free"
     if line.unit == "requests":
         return f"${line.unit_price_usd * 1_000_000:.2f} per million"
     return f"${line.unit_price_usd:.10f}".rstrip("0").rstrip(".") + " per GB-s"
