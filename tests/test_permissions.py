@@ -230,3 +230,11 @@ def test_invoked_via_function_url_condition() -> None:
     assert allows(fn, Caller("*", invoked_via_function_url=True))
     assert not allows(fn, Caller("*", invoked_via_function_url=False))
     assert not allows(fn, Caller("*"))
+
+
+def test_an_alias_resolved_to_its_version_reads_the_alias_statements() -> None:
+    """moto hands an alias's invocation the published version (ARN ...:target:3): its alias's statements count."""
+    version = SimpleNamespace(function_arn=f"{FUNCTION_ARN}:3", version="3",
+                              policy=SimpleNamespace(statements=[_statement(Resource=f"{FUNCTION_ARN}:prod")]))
+    assert allows(version, Caller("events.amazonaws.com"), qualifier="prod")
+    assert not allows(version, Caller("events.amazonaws.com"))

@@ -40,6 +40,9 @@ def statements(fn: Any) -> list[dict[str, Any]]:
 def allows(fn: Any, caller: Caller, qualifier: str | None = None) -> bool:
     """True when an Allow statement matches the caller and no Deny statement does."""
     resource = fn.function_arn.split(":$LATEST")[0] if hasattr(fn, "function_arn") else ""
+    version = str(getattr(fn, "version", "$LATEST"))
+    if version != "$LATEST" and resource.endswith(f":{version}"):  # a published version (an alias's): its function
+        resource = resource[: -len(version) - 1]
     resources = {resource, f"{resource}:{qualifier or '$LATEST'}"}
     matching = [s for s in statements(fn) if _matches(s, caller, resources)]
     if any(s.get("Effect", "Allow") == "Deny" for s in matching):
