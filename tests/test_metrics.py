@@ -198,3 +198,41 @@ def test_the_iterator_age_hook_writes_a_per_function_metric():
     assert [(s.maximum, s.sample_count, s.unit) for s in stats] == [(1500.0, 2, "Milliseconds")]
     assert stats[0].timestamp == datetime(2030, 1, 1)
     clock.stop()
+
+
+def test_a_busy_second_is_one_statistic_set_per_series_whatever_the_number_of_invokes():
+    """Memory grows with the seconds the cloud was busy, not with the invokes; the statistics stay exact."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from lambdalab.cloud.clock import CloudClock
+    from lambdalab.engine.concurrency import ConcurrencyCounter
+    from lambdalab.engine.service import InvocationRecord
+
+    clock = CloudClock()
+    clock.use_virtual(datetime(2030, 2, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp())
+    publisher = metrics.LambdaMetrics(clock, ConcurrencyCounter(1000))
+    arn = "arn:aws:lambda:eu-west-1:000000000043:function:busy"
+    for n in range(1000):
+        publisher.record(InvocationRecord(
+            request_id=str(n), function_name="busy", function_arn=arn, version="$LATEST",
+            invocation_type="RequestResponse", started_at=0.0, duration_ms=float(n), billed_ms=n + 1, init_ms=None,
+            memory_mb=128, max_memory_mb=20, architecture="x86_64", ephemeral_storage_mb=512, runtime="python3.12",
+            environment_id="e", error_type="Unhandled" if n % 10 == 0 else None, timed_out=False, logged=True))
+    publisher.record_throttle(type("Spec", (), {"arn": arn})())
+    backend = cloudwatch_backends["000000000043"]["eu-west-1"]
+    assert len(backend.metric_data) == 6  # Invocations, Errors, Duration, ConcurrentExecutions (x2), Throttles
+
+    def stat(metric: str, statistic: str) -> float:
+        found = backend.get_metric_statistics("AWS/Lambda", metric, datetime(2030, 2, 1), datetime(2030, 2, 2), 60,
+                                              [statistic], [{"Name": "FunctionName", "Value": "busy"}])
+        return found[0].get_statistics_for_type(statistic)
+
+    assert stat("Invocations", "Sum") == 1000
+    assert stat("Errors", "Sum") == 100 and stat("Errors", "Average") == pytest.approx(0.1)
+    assert (stat("Duration", "Minimum"), stat("Duration", "Maximum")) == (0.0, 999.0)
+    assert stat("Duration", "Average") == pytest.approx(499.5)
+    assert stat("Throttles", "Sum") == 1
+    clock.advance(1)
+    publisher.put_iterator_age(arn, 5.0)
+    assert len(backend.metric_data) == 7  # a new second, a new set
+    clock.stop()

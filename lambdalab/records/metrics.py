@@ -11,7 +11,11 @@ Per function (dimension ``FunctionName``), from the engine's listeners:
 - ``IteratorAge`` (Milliseconds) when a stream poller calls :func:`put_iterator_age`.
 
 They go straight into moto's CloudWatch backend, so ``GetMetricStatistics``,
-``GetMetricData`` and ``ListMetrics`` answer with them through boto3 as on AWS.
+``GetMetricData`` and ``ListMetrics`` answer with them through boto3 as on AWS. Each series is
+kept as one statistic set (Sum, Minimum, Maximum, SampleCount) per second, stamped at the start
+of its second: every statistic comes out as from single values, and memory grows with the
+seconds the cloud was busy, not with the number of invocations (AWS keeps Lambda's metrics per
+minute; a second is finer, and moto rounds a query's StartTime down to the second only).
 
 One moto quirk shapes what is written: moto answers a query *without* dimensions with every
 datapoint of the metric, whatever their dimensions (AWS answers with the dimensionless series
@@ -28,7 +32,7 @@ import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from moto.cloudwatch.models import cloudwatch_backends
+from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
 
 if TYPE_CHECKING:
     from ..engine.concurrency import ConcurrencyCounter
@@ -50,6 +54,9 @@ class LambdaMetrics:
         self._clock = clock
         self._concurrency = concurrency
         self._lock = threading.Lock()
+        # (account, region) -> (the backend's datapoint list, {(metric, dimensions, unit, second): datum});
+        # moto's reset gives the backend a new list, and the index starts again with it.
+        self._series: dict[tuple[str, str], tuple[list, dict[tuple, MetricAggregatedDatum]]] = {}
         _publisher = self
 
     def record(self, record: "InvocationRecord | None") -> None:
@@ -79,23 +86,29 @@ class LambdaMetrics:
         """(name, value, unit) datapoints of one function, now by the cloud's clock. Never raises: a
         metric that cannot be written must not fail the invocation it describes."""
         account, region, name = _parts(function_arn)
-        dimensions = [{"Name": "FunctionName", "Value": name}]
-        self._put(account, region, [_datum(metric, value, unit, dimensions, self._now())
-                                    for metric, value, unit in metrics])
+        self._put(account, region, (("FunctionName", name),), metrics)
 
     def put_account_metric(self, function_arn: str, metric: str, value: float, unit: str) -> None:
         """A datapoint without dimensions, in the account and region of the function."""
         account, region, _ = _parts(function_arn)
-        self._put(account, region, [_datum(metric, value, unit, [], self._now())])
+        self._put(account, region, (), [(metric, value, unit)])
 
-    def _now(self) -> datetime:
-        """moto keeps naive UTC times."""
-        return datetime.fromtimestamp(self._clock.now(), timezone.utc).replace(tzinfo=None)
+    def _second(self) -> datetime:
+        """The start of the clock's current second, as moto keeps times (naive UTC)."""
+        return datetime.fromtimestamp(int(self._clock.now()), timezone.utc).replace(tzinfo=None)
 
-    def _put(self, account: str, region: str, data: list[dict]) -> None:
+    def _put(self, account: str, region: str, dimensions: tuple[tuple[str, str], ...],
+             metrics: list[tuple[str, float, str]]) -> None:
         try:
+            second = self._second()
             with self._lock:
-                cloudwatch_backends[account][region].put_metric_data(NAMESPACE, data)
+                data = cloudwatch_backends[account][region].metric_data
+                known, series = self._series.get((account, region), (None, {}))
+                if known is not data:
+                    series = {}
+                    self._series[(account, region)] = (data, series)
+                for metric, value, unit in metrics:
+                    _add(data, series, (metric, dimensions, unit, second), float(value))
         except Exception:  # noqa: BLE001 - see put_function_metrics
             pass
 
@@ -107,9 +120,21 @@ def put_iterator_age(function: "str | FunctionSpec", age_ms: float) -> None:
         _publisher.put_iterator_age(function, age_ms)
 
 
-def _datum(metric: str, value: float, unit: str, dimensions: list[dict], timestamp: datetime) -> dict:
-    return {"MetricName": metric, "Value": float(value), "Unit": unit, "Dimensions": dimensions,
-            "Timestamp": timestamp}
+def _add(data: list, series: dict[tuple, MetricAggregatedDatum], key: tuple, value: float) -> None:
+    """One value into its second's statistic set, made (and handed to moto) on the second's first value."""
+    datum = series.get(key)
+    if datum is None:
+        metric, dimensions, unit, second = key
+        datum = MetricAggregatedDatum(NAMESPACE, metric, min_stat=value, max_stat=value, sample_count=1.0,
+                                      sum_stat=value, dimensions=[{"Name": n, "Value": v} for n, v in dimensions],
+                                      timestamp=second, unit=unit)
+        series[key] = datum
+        data.append(datum)
+        return
+    datum.sum += value
+    datum.sample_count += 1
+    datum.min = min(datum.min, value)
+    datum.max = max(datum.max, value)
 
 
 def _arn(function: "str | FunctionSpec") -> str:
