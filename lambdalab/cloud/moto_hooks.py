@@ -292,6 +292,8 @@ def spec_loader(backend: Any, name: str, qualifier: str | None):
             return function_spec(backend, backend.get_function(name, qualifier))
         except Exception:
             return None  # deleted before the event ran: dropped, as AWS drops it
+    # Which function, version or alias was invoked: the async queue reads its async settings by these.
+    load.backend, load.function_name, load.qualifier = backend, name, qualifier  # type: ignore[attr-defined]
     return load
 
 

@@ -8,11 +8,10 @@ lines, REPORT figures) are written here, once, whatever path the invoke came by.
 from __future__ import annotations
 
 import collections
-import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..cloud import iam
@@ -70,14 +69,6 @@ class InvokeOutcome:
     record: InvocationRecord | None = None
 
 
-@dataclass
-class AsyncEvent:
-    spec_loader: object
-    payload: bytes
-    request_id: str
-    enqueued_at: float = field(default_factory=time.time)
-
-
 class LambdaEngine:
     def __init__(self, settings: Settings, workspace_root: Path, cloud_endpoint: str,
                  clock: CloudClock | None = None) -> None:
@@ -108,9 +99,7 @@ class LambdaEngine:
         )
         self.clock.add_time_listener(self._reclaim_idle)
         self.pool = EnvironmentPool(self._new_environment)
-        self._async_queue: queue.Queue[AsyncEvent] = queue.Queue()
-        for number in range(8):
-            threading.Thread(target=self._async_worker, name=f"async-invoke-{number}", daemon=True).start()
+        self.async_queue = None  # lambdalab.triggers.async_invoke installs it (retries, DLQ, destinations)
 
     # --- invoking ---------------------------------------------------------------------------
 
@@ -132,7 +121,7 @@ class LambdaEngine:
                     payload=payload or b"{}",
                     deadline_epoch_ms=int((time.time() + spec.timeout_s) * 1000),
                     invoked_function_arn=spec.arn if spec.version == "$LATEST" else spec.qualified_arn,
-                    trace_id=_trace_id(),
+                    trace_id=_trace_id(self.clock.now()),
                     client_context=client_context,
                     cognito_identity=cognito_identity,
                 )
@@ -146,24 +135,14 @@ class LambdaEngine:
     def invoke_async(self, spec_loader, payload: bytes, *, source: str = "lambda:Invoke") -> str:
         """Queue an Event invocation; spec_loader is called when it runs, so it sees the current config.
 
-        `source` names where the event came from ("s3:photos", "sns:alerts", ...) for the event flow."""
-        request_id = str(uuid.uuid4())
-        self._async_queue.put(AsyncEvent(spec_loader, payload, request_id))
-        return request_id
+        `source` names where the event came from ("s3:photos", "sns:alerts", ...) for the event flow.
+        The queue is AWS's async model (retries, event age, dead-letter queue, destinations), which
+        lives with the triggers: lambdalab/triggers/async_invoke.py."""
+        if self.async_queue is None:
+            from ..triggers import async_invoke
 
-    def _async_worker(self) -> None:
-        while True:
-            event = self._async_queue.get()
-            try:
-                spec = event.spec_loader()
-                if spec is None:
-                    continue
-                outcome = self.invoke(spec, event.payload, invocation_type="Event", request_id=event.request_id)
-                if outcome.throttle is not None:  # Lambda keeps throttled events and tries again
-                    time.sleep(0.5)
-                    self._async_queue.put(event)
-            except Exception:  # a broken event must not stop the queue
-                continue
+            async_invoke.install(self)
+        return self.async_queue.submit(spec_loader, payload, source=source)
 
     def _finish(self, spec: FunctionSpec, environment: ExecutionEnvironment, result: EnvironmentResult,
                 invocation_type: str, started_at: float, tail: bool) -> InvokeOutcome:
@@ -258,5 +237,6 @@ class LambdaEngine:
         processes.sweep_orphans(set(), min_age_s=0.0)
 
 
-def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+def _trace_id(epoch: float) -> str:
+    """X-Amzn-Trace-Id: its root carries the time of the request, by the cloud's clock."""
+    return f"Root=1-{int(epoch):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
