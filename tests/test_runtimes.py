@@ -58,6 +58,7 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def deploy(lam, role: str, language: str, packages, name: str | None = None, **extra) -> str:
     sample = SAMPLES[language]
     name = name or f"{language}-fn"
+    extra.setdefault("Timeout", 30)  # a JVM's first start on a busy machine can take seconds
     lam.create_function(FunctionName=name, Runtime=sample.runtime, Role=role, Handler=sample.handler,
                         Code={"ZipFile": packages(language)}, **extra)
     return name
@@ -126,12 +127,12 @@ def test_an_unhandled_error_has_the_runtimes_own_shape_and_is_logged(lam, role, 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_timeout_ends_the_invoke_and_resets_the_environment(lam, role, packages, language):
-    name = deploy(lam, role, language, packages, Timeout=1)
+    name = deploy(lam, role, language, packages, Timeout=2)
     invoke(lam, name)  # warm it up, so the timeout is measured on the handler alone
-    response, body, log = invoke(lam, name, {"action": "sleep", "seconds": 5})
+    response, body, log = invoke(lam, name, {"action": "sleep", "seconds": 8})
     assert response["FunctionError"] == "Unhandled"
-    assert body["errorMessage"].endswith("Task timed out after 1.00 seconds")
-    assert "Task timed out after 1.00 seconds" in log
+    assert body["errorMessage"].endswith("Task timed out after 2.00 seconds")
+    assert "Task timed out after 2.00 seconds" in log
     _, body, log = invoke(lam, name)
     assert body["count"] == 1 and "Init Duration" in report_line(log), "a new runtime after the timeout"
 
@@ -319,7 +320,7 @@ public class Echo implements RequestStreamHandler {
 }"""}, tmp_path)
     for name, handler in (("orders", "shop.Orders::price"), ("echo", "shop.Echo"), ("nope", "shop.Nope")):
         lam.create_function(FunctionName=name, Runtime="java17", Role=role, Handler=handler, MemorySize=512,
-                            Code={"ZipFile": package})
+                            Timeout=30, Code={"ZipFile": package})
     assert invoke_json(lam, "orders", {"sku": "A-1", "quantity": 3})[1] == {"sku": "A-1", "cents": 750}
     assert invoke_json(lam, "echo", [1, 2])[1] == {"raw": [1, 2]}
     response, body, _ = invoke(lam, "nope")
@@ -401,3 +402,40 @@ def test_a_container_image_function_is_created_and_says_at_invoke_that_images_do
     response, body = invoke_json(lam, "image")
     assert response["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.Unavailable"
     assert "container images" in body["errorMessage"]
+
+
+@pytest.mark.parametrize("language", ["node", "java"])
+def test_each_environment_has_a_temporary_directory_of_its_own(lam, role, language, tmp_path):
+    """With or without a private mount of /tmp, a runtime's temp directory belongs to its environment."""
+    require(language)
+    if language == "node":
+        code = ("const fs = require('fs'); const os = require('os'); const path = require('path');\n"
+                "exports.handler = async (event) => {\n"
+                "  const file = path.join(os.tmpdir(), 'mark');\n"
+                "  const had = fs.existsSync(file);\n"
+                "  fs.writeFileSync(file, 'x');\n"
+                "  return had;\n"
+                "};\n")
+        package, runtime, handler = make_zip({"index.js": code}), "nodejs20.x", "index.handler"
+    else:
+        from lambdalab.engine.runtimes.java_build import build_java_zip
+
+        package = build_java_zip({"tmp/Mark.java": """
+package tmp;
+import java.io.File;
+import java.io.IOException;
+public class Mark {
+    public boolean handle() throws IOException {
+        File file = new File(System.getProperty("java.io.tmpdir"), "mark");
+        boolean had = file.exists();
+        file.createNewFile();
+        return had;
+    }
+}"""}, tmp_path)
+        runtime, handler = "java17", "tmp.Mark::handle"
+    for name in ("first", "second"):
+        lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler, MemorySize=256,
+                            Timeout=30, Code={"ZipFile": package})
+    assert invoke_json(lam, "first")[1] is False
+    assert invoke_json(lam, "first")[1] is True, "the same environment keeps its temporary files"
+    assert invoke_json(lam, "second")[1] is False, "another environment does not see them"

@@ -158,7 +158,7 @@ def _java_launch(runtime: str, task_root: Path, opt_dir: Path | None, memory_mb:
     # room for the JVM's own memory inside the function's memory size.
     heap_mb = max(int(memory_mb * 0.85) - 32, 16)
     command = [str(java.executable), "-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-               "-XX:+UseSerialGC", f"-Xmx{heap_mb}m", "-Xss512k", "-XX:-UsePerfData",
+               "-XX:+UseSerialGC", f"-Xmx{heap_mb}m", "-Xss512k", "-XX:-UsePerfData", "-Djava.io.tmpdir={TMPDIR}",
                "-cp", ":".join(classpath), "lambdalab.runtime.Bootstrap"]
     return RuntimeLaunch(command, f"{runtime} runs on the local {java.describe()}")
 
@@ -174,8 +174,16 @@ SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urll
 
 
 def sdk_site(target: Path) -> Path | None:
-    """A directory of links to the SDK packages of this interpreter, put on the functions' sys.path."""
+    """A directory of links to the SDK packages of this interpreter, put on the functions' sys.path.
+
+    Called once as the engine starts (target is <workspace>/runtime-site): the moment to start
+    compiling the Java runtime in the background, next to it in <workspace>/runtime-cache.
+    """
     import importlib.util
+
+    from .java_build import compile_in_background
+
+    compile_in_background(target.parent / "runtime-cache")  # does nothing where there is no javac
 
     target.mkdir(parents=True, exist_ok=True)
     for name in SDK_PACKAGES:

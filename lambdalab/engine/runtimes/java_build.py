@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -40,6 +41,20 @@ def _sources_key(javac: toolchains.Toolchain) -> str:
     return digest.hexdigest()[:16]
 
 
+_compiling = threading.Lock()
+
+
+def compile_in_background(cache_dir: Path) -> None:
+    """Compile the runtime now, in a thread, so the first Java cold start does not wait for javac."""
+    def compile_quietly() -> None:
+        try:
+            compiled_runtime(cache_dir)
+        except Exception:  # reported again, with javac's output, by the cold start that needs it
+            pass
+
+    threading.Thread(target=compile_quietly, name="java-runtime-compile", daemon=True).start()
+
+
 def compiled_runtime(cache_dir: Path) -> Path | None:
     """The directory of compiled runtime classes (compiled now if needed); None without javac."""
     javac = toolchains.find_javac()
@@ -47,6 +62,13 @@ def compiled_runtime(cache_dir: Path) -> Path | None:
         return None
     target = cache_dir / f"java-runtime-{_sources_key(javac)}"
     if target.exists():
+        return target
+    with _compiling:
+        return _compile(javac, cache_dir, target)
+
+
+def _compile(javac: toolchains.Toolchain, cache_dir: Path, target: Path) -> Path:
+    if target.exists():  # compiled by the thread we waited for
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="java-runtime-", dir=cache_dir))

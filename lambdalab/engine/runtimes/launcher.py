@@ -94,6 +94,12 @@ def main():
         code = SourceFileLoader("__main__", command[1]).get_code("__main__")
         exec(code, {"__name__": "__main__", "__file__": command[1], "__builtins__": __builtins__})
         return
+    if not os.environ.get("LAMBDALAB_TMP_MOUNTED") and os.environ.get("LAMBDALAB_TMP_DIR"):
+        # No private /tmp here: runtimes other than Python's get theirs through TMPDIR (mktemp, Node's
+        # os.tmpdir(), Ruby's Dir.tmpdir, Go's os.TempDir) and Java through {TMPDIR} in its command.
+        os.environ["TMPDIR"] = os.environ["LAMBDALAB_TMP_DIR"]
+    tmp = "/tmp" if os.environ.get("LAMBDALAB_TMP_MOUNTED") else os.environ.get("TMPDIR", "/tmp")
+    command = [argument.replace("{TMPDIR}", tmp) for argument in command]
     while len(command) >= 2 and command[0] == "--setenv":
         # Variables the runtime's language reads (NODE_PATH, GEM_PATH...), set as AWS's images set them.
         name, _, value = command[1].partition("=")

@@ -192,9 +192,7 @@ def _load_handler(handler_name):
 
 # --- Logging as on AWS: the root logger writes tab-separated lines with the request id -----
 
-def _install_logging():
-    import logging
-
+def _install_logging(logging):
     class RequestIdFilter(logging.Filter):
         def filter(self, record):
             record.aws_request_id = _request_id_for_logs or ""
@@ -208,6 +206,33 @@ def _install_logging():
     handler.terminator = ""
     handler.addFilter(RequestIdFilter())
     logging.getLogger().addHandler(handler)
+
+
+class _SetUpLoggingWhenImported:
+    """AWS's runtime gives the root logger its handler before the function runs. Importing logging
+    costs an environment 1.2 MB (a fifth of a simple one, which counts with 1,000 of them), so the
+    handler is added the moment the function or a library first imports logging: the same to them."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(cls)
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = cls(spec.loader)
+        return spec
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _install_logging(module)
 
 
 # --- Fallback for machines without private mount namespaces: map /tmp in Python --------
@@ -256,7 +281,7 @@ def main():
     client = RuntimeClient(RUNTIME_API)
     _map_tmp_paths()
     _python_paths()
-    _install_logging()
+    sys.meta_path.insert(0, _SetUpLoggingWhenImported)
     try:
         handler = _load_handler(os.environ["_HANDLER"])
     except Fault as fault:
