@@ -154,10 +154,12 @@ class CloudClock:
     def settle(self) -> bool:
         """Wait until the cloud is idle (no async work in flight); False if it did not settle in time."""
         deadline = time.monotonic() + self._settle_timeout_s
+        pause_s = 0.0002  # a warm invoke settles within milliseconds: look again soon, then less often
         while any(_safe(check) for check in list(self._busy_checks)):
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.005)
+            time.sleep(pause_s)
+            pause_s = min(pause_s * 2, 0.005)
         return True
 
     def _set_virtual(self, when: float) -> None:
