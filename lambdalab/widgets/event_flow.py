@@ -19,9 +19,10 @@ import ipywidgets as widgets
 from ..cloud.connection import admin
 from .base import COLOURS, Viewable, escape
 
-KIND_WORDS = {"event": "event", "invoke": "invoke", "retry": "retry", "success": "success", "failure": "failure",
-              "dead-letter": "dead letter", "destination": "destination", "throttle": "throttle",
-              "dropped": "dropped", "batch": "batch"}
+KIND_WORDS = {"event": ("event", "events"), "invoke": ("invoke", "invokes"), "retry": ("retry", "retries"),
+              "success": ("success", "successes"), "failure": ("failure", "failures"),
+              "dead-letter": ("dead letter", "dead letters"), "destination": ("destination", "destinations"),
+              "throttle": ("throttle", "throttles"), "dropped": ("dropped", "dropped"), "batch": ("batch", "batches")}
 SERVICE_COLOURS = {"s3": "#3f8624", "sqs": "#e7157b", "sns": "#e7157b", "events": "#e7157b",
                    "schedule": "#e7157b", "lambda": "#ed7100", "dynamodb": "#4053d6", "kinesis": "#8c4fff",
                    "url": "#0969da", "apigateway": "#8c4fff"}
@@ -41,8 +42,7 @@ class Route:
         return sum(self.kinds.values())
 
     def label(self) -> str:
-        parts = [f"{count} {KIND_WORDS.get(kind, kind)}{'s' if count != 1 and kind != 'dead-letter' else ''}"
-                 for kind, count in self.kinds.most_common()]
+        parts = [f"{count} {KIND_WORDS.get(kind, (kind, kind))[count != 1]}" for kind, count in self.kinds.most_common()]
         return ", ".join(parts) + (f" ({self.failed} failed)" if self.failed else "")
 
 
