@@ -363,3 +363,44 @@ def test_a_bill_survives_its_trip_through_json():
     again = Bill.from_json(bill.as_json())
     assert again == bill
     assert math.isclose(again.total_usd, bill.total_usd)
+
+
+def test_grouped_pricing_equals_pricing_invoke_by_invoke():
+    """The bill charges runs of uniform price together; the result must equal charging every entry in
+    time order, also across the free tier running out, tier thresholds and a new month."""
+    import random
+    from collections import defaultdict
+
+    july = datetime(2030, 7, 1, tzinfo=timezone.utc).timestamp()
+    chooser = random.Random(5)
+    entries = []
+    for n in range(1500):
+        at = JUNE + n * 1000 if n < 1200 else july + n
+        entries.append(replace_entry(entry(at, chooser.choice("abcd"), chooser.choice([100, 10**6, 10**10]),
+                                           memory_mb=chooser.choice([128, 10240]),
+                                           architecture=chooser.choice(["x86_64", "arm64"]),
+                                           requests=chooser.choice([1, 300_000])),
+                                     ephemeral_storage_mb=chooser.choice([512, 4096])))
+    since, until = entries[300].at, entries[1400].at
+    for free_tier in (True, False):
+        bill = price(entries, since, until, free_tier=free_tier)
+        months, expected, listed = {}, defaultdict(float), defaultdict(float)
+        list_months: dict[str, pricing.MonthToDate] = {}
+        for each in entries:
+            if each.at > until:
+                break
+            quantities = (each.requests, each.gb_seconds, each.architecture, each.extra_storage_gb_seconds)
+            charge = months.setdefault(each.month, pricing.MonthToDate(free_tier)).charge(*quantities)
+            list_charge = list_months.setdefault(each.month, pricing.MonthToDate(False)).charge(*quantities)
+            if each.at >= since:
+                expected[each.function_name] += charge.total
+                listed[each.function_name] += list_charge.total
+        assert {f.name: pytest.approx(f.cost_usd, rel=1e-9) for f in bill.functions} == expected
+        assert {f.name: pytest.approx(f.list_price_usd, rel=1e-9) for f in bill.functions} == listed
+        assert any("next" in line.item for line in bill.lines)  # a tier threshold was crossed
+
+
+def replace_entry(original: MeterEntry, **changes: object) -> MeterEntry:
+    from dataclasses import replace
+
+    return replace(original, **changes)

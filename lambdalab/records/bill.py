@@ -142,23 +142,23 @@ class _Tally:
     memory_sizes: set[int] = field(default_factory=set)
     tiers: dict[str, None] = field(default_factory=dict)  # ordered set
 
-    def add(self, entry: MeterEntry, charge: pricing.Charge, list_charge: pricing.Charge) -> None:
-        self.requests += entry.requests
+    def add(self, run: "_Run", charge: pricing.Charge, list_charge: pricing.Charge) -> None:
+        self.requests += run.requests
         self.gb_seconds += charge.gb_seconds
-        self.billed_ms += entry.billed_ms
-        self.cold_starts += entry.cold_starts
-        self.init_ms += entry.init_ms
-        self.errors += entry.errors
+        self.billed_ms += run.billed_ms
+        self.cold_starts += run.cold_starts
+        self.init_ms += run.init_ms
+        self.errors += run.errors
         self.free_requests += charge.free_requests
         self.free_gb_seconds += charge.free_gb_seconds
         self.request_cost += charge.request_cost
         self.duration_cost += charge.duration_cost
         self.ephemeral_cost += charge.ephemeral_cost
         self.list_price += list_charge.total
-        self.architectures.add(entry.architecture)
-        self.memory_sizes.add(entry.memory_mb)
+        self.architectures.add(run.architecture)
+        self.memory_sizes.update(run.memory_sizes)
         for tier, _, _ in charge.tiers:
-            self.tiers[f"{entry.architecture} {pricing.tier_name(entry.architecture, tier)}"] = None
+            self.tiers[f"{run.architecture} {pricing.tier_name(run.architecture, tier)}"] = None
 
     def charges(self, name: str) -> FunctionCharges:
         return FunctionCharges(
@@ -170,6 +170,78 @@ class _Tally:
             architectures=tuple(sorted(self.architectures)), memory_sizes_mb=tuple(sorted(self.memory_sizes)),
             tiers=tuple(self.tiers),
         )
+
+
+@dataclass
+class _Run:
+    """Entries of one month, function and architecture, all on the bill or all off it, charged at once.
+    Charging is additive (the free tier and the tiers are used up by quantities), so a run costs what
+    its entries one by one would, when they all fall at one price (see _Month)."""
+
+    month: str
+    function_name: str
+    architecture: str
+    on_bill: bool
+    requests: int = 0
+    gb_seconds: float = 0.0
+    extra_storage_gb_seconds: float = 0.0
+    billed_ms: int = 0
+    cold_starts: int = 0
+    init_ms: float = 0.0
+    errors: int = 0
+    memory_sizes: set[int] = field(default_factory=set)
+
+    def add(self, entry: MeterEntry) -> None:
+        self.requests += entry.requests
+        self.gb_seconds += entry.gb_seconds
+        self.extra_storage_gb_seconds += entry.extra_storage_gb_seconds
+        self.billed_ms += entry.billed_ms
+        self.cold_starts += entry.cold_starts
+        self.init_ms += entry.init_ms
+        self.errors += entry.errors
+        self.memory_sizes.add(entry.memory_mb)
+
+
+class _Month:
+    """One month's charges. Entries that fall at one price (see MonthToDate.is_uniform) cost the same
+    in any order, so they wait in runs per function and are charged together when an entry that is
+    not uniform comes (the free tier running out, a tier threshold) or the month ends: a handful of
+    charges per month instead of one per invocation, with the same result."""
+
+    def __init__(self, month: str, free_tier: bool, tallies: dict[str, _Tally], lines: "_Lines") -> None:
+        self.month = month
+        self.paying, self.listing = pricing.MonthToDate(free_tier), pricing.MonthToDate(free_tier=False)
+        # where paying and listing will be once the waiting groups are charged
+        self.paying_ahead, self.listing_ahead = pricing.MonthToDate(free_tier), pricing.MonthToDate(free_tier=False)
+        self.waiting: dict[tuple[str, str, bool], _Run] = {}
+        self._tallies, self._lines = tallies, lines
+
+    def add(self, entry: MeterEntry, on_bill: bool) -> None:
+        quantities = (entry.requests, entry.gb_seconds, entry.architecture)
+        uniform = self.paying_ahead.is_uniform(*quantities) and self.listing_ahead.is_uniform(*quantities)
+        self.paying_ahead.advance(*quantities)
+        self.listing_ahead.advance(*quantities)
+        key = (entry.function_name if on_bill else "", entry.architecture, on_bill)
+        if uniform:
+            run = self.waiting.get(key) or self.waiting.setdefault(key, _Run(self.month, *key))
+            run.add(entry)
+            return
+        self.flush()
+        run = _Run(self.month, *key)
+        run.add(entry)
+        self._charge(run)
+
+    def flush(self) -> None:
+        for group in self.waiting.values():
+            self._charge(group)
+        self.waiting.clear()
+
+    def _charge(self, run: _Run) -> None:
+        quantities = (run.requests, run.gb_seconds, run.architecture, run.extra_storage_gb_seconds)
+        charge, list_charge = self.paying.charge(*quantities), self.listing.charge(*quantities)
+        if run.on_bill:
+            self._tallies.setdefault(run.function_name, _Tally()).add(run, charge, list_charge)
+            self._lines.add_charge(self.month, run.architecture, charge, run.extra_storage_gb_seconds)
 
 
 class _Lines:
@@ -208,20 +280,19 @@ def price(entries: Iterable[MeterEntry], since: float, until: float, *, function
 
     `entries` are the session's, oldest first, also those before `since`: they used up part of
     the month's free tier. granularity_ms and bill_init_phase only say how the entries were billed."""
-    months: dict[str, pricing.MonthToDate] = {}
-    list_months: dict[str, pricing.MonthToDate] = {}
     tallies: dict[str, _Tally] = {}
     lines = _Lines()
+    months: dict[str, _Month] = {}
+    months_of_days: dict[int, str] = {}
     for entry in entries:
         if entry.at > until:
             break
-        quantities = (entry.requests, entry.gb_seconds, entry.architecture, entry.extra_storage_gb_seconds)
-        charge = months.setdefault(entry.month, pricing.MonthToDate(free_tier)).charge(*quantities)
-        list_charge = list_months.setdefault(entry.month, pricing.MonthToDate(free_tier=False)).charge(*quantities)
-        if entry.at < since or (function_name is not None and entry.function_name != function_name):
-            continue
-        tallies.setdefault(entry.function_name, _Tally()).add(entry, charge, list_charge)
-        lines.add_charge(entry.month, entry.architecture, charge, entry.extra_storage_gb_seconds)
+        day = int(entry.at // 86_400)
+        name = months_of_days.get(day) or months_of_days.setdefault(day, entry.month)
+        month = months.get(name) or months.setdefault(name, _Month(name, free_tier, tallies, lines))
+        month.add(entry, entry.at >= since and function_name in (None, entry.function_name))
+    for month in months.values():
+        month.flush()
     functions = tuple(tallies[name].charges(name) for name in sorted(tallies))
     return Bill(since=since, until=until, function_name=function_name, free_tier=free_tier,
                 granularity_ms=granularity_ms, bill_init_phase=bill_init_phase, functions=functions,

@@ -155,14 +155,8 @@ class MonthToDate:
 
     def charge(self, requests: int, gb_seconds: float, architecture: str = "x86_64",
                extra_storage_gb_seconds: float = 0.0) -> Charge:
-        free_requests = min(requests, self.free_requests_left)
-        self.free_requests_left -= free_requests
-        free_gb_seconds = min(gb_seconds, self.free_gb_seconds_left)
-        self.free_gb_seconds_left -= free_gb_seconds
-        start = self.billable_gb_seconds[architecture] if architecture in DURATION_TIERS else 0.0
-        end = start + gb_seconds - free_gb_seconds
+        free_requests, free_gb_seconds, start, end = self._use(requests, gb_seconds, architecture)
         tiers = tuple(tier_split(start, end, architecture))
-        self.billable_gb_seconds[architecture] = end
         return Charge(
             requests=requests,
             gb_seconds=gb_seconds,
@@ -173,3 +167,35 @@ class MonthToDate:
             duration_cost=sum(in_tier * price for _, in_tier, price in tiers),
             ephemeral_cost=extra_storage_gb_seconds * EPHEMERAL_PRICE_PER_GB_SECOND,
         )
+
+    def advance(self, requests: int, gb_seconds: float, architecture: str = "x86_64") -> None:
+        """Use the allowances as charge() would, without pricing anything (cheap)."""
+        self._use(requests, gb_seconds, architecture)
+
+    def is_uniform(self, requests: int, gb_seconds: float, architecture: str = "x86_64") -> bool:
+        """True when this usage, charged now, falls at one price for its requests and one for its GB-s:
+        no free allowance runs out inside it and no tier threshold is crossed. Usage like that costs the
+        same in any order, so a bill may charge many such pieces together."""
+        free_gb_seconds = self.free_gb_seconds_left
+        if 0 < self.free_requests_left < requests or 0 < free_gb_seconds < gb_seconds:
+            return False
+        if free_gb_seconds >= gb_seconds:
+            return True  # all of it free
+        start = self.billable_gb_seconds.get(architecture, 0.0)
+        end = start + gb_seconds  # none of it free
+        for ceiling, _ in DURATION_TIERS.get(architecture, ()):
+            if start < ceiling < end:
+                return False
+        return True
+
+    def _use(self, requests: int, gb_seconds: float, architecture: str) -> tuple[int, float, float, float]:
+        """(free requests, free GB-s, billable GB-s of the architecture before, after) of this usage."""
+        free_requests = min(requests, self.free_requests_left)
+        self.free_requests_left -= free_requests
+        free_gb_seconds = min(gb_seconds, self.free_gb_seconds_left)
+        self.free_gb_seconds_left -= free_gb_seconds
+        start = self.billable_gb_seconds.get(architecture, 0.0)
+        end = start + gb_seconds - free_gb_seconds
+        if architecture in self.billable_gb_seconds:
+            self.billable_gb_seconds[architecture] = end
+        return free_requests, free_gb_seconds, start, end
