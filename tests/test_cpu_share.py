@@ -186,6 +186,7 @@ def test_a_frozen_group_stays_frozen_when_its_cpu_share_comes_back(sleeper):
 def test_a_thaw_does_not_continue_a_group_out_of_cpu_share(sleeper):
     stops = GroupStops(sleeper.pid)
     stops.hold(OUT_OF_CPU)
+    wait_for_state(sleeper.pid, stopped=True)
     stops.hold(FROZEN)
     stops.release(FROZEN)
     assert states_for(sleeper.pid, 0.1) == {"T"} and stops.stopped

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import secrets
 import signal
 import threading
@@ -40,6 +41,18 @@ from . import accounts, admin, clock_routes, moto_hooks, state  # noqa: E402,F40
 from .clock import CloudClock  # noqa: E402
 
 HOST = "127.0.0.1"
+# A thousand invokes at once (the account's concurrency) must queue for accept(), not be dropped:
+# werkzeug listens with a backlog of 128. The kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+
+
+def _raise_open_files_limit() -> None:
+    """Each environment costs the cloud a few descriptors (its Runtime API, its output, its caller's
+    connection): 1,000 of them pass the usual soft limit of 1,024. Environments still get their own 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 class LocalCloud:
@@ -57,6 +70,8 @@ class LocalCloud:
         self._reset_lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(HOST, port, self._app, threaded=True,
                                                    request_handler=MotoRequestHandler)
+        self._server.socket.listen(LISTEN_BACKLOG)
+        _raise_open_files_limit()
         self.port = self._server.server_address[1]
         self.endpoint = f"http://{HOST}:{self.port}"
         self.clock = CloudClock()
