@@ -30,6 +30,10 @@ def usd(amount: float) -> str:
     return f"${amount:.{decimals}f}"
 
 
+def quantity(line: BillLine) -> str:
+    return f"{line.quantity:,.0f}" if line.unit == "requests" else f"{line.quantity:,.3f}"
+
+
 def unit_price(line: BillLine) -> str:
     if line.unit_price_usd == 0:
         return "free"
@@ -110,7 +114,7 @@ class BillView(Viewable):
                      f"{usd(bill.total_usd):>17}{usd(bill.list_price_usd):>17}")
         lines.append("Bill lines:")
         for line in bill.lines:
-            lines.append(f"  {line.month}  {line.item:<42}{line.quantity:>14,.3f} {line.unit:<9}"
+            lines.append(f"  {line.month}  {line.item:<42}{quantity(line):>14} {line.unit:<9}"
                          f"at {unit_price(line):<28}{usd(line.cost_usd)}")
         return "\n".join(lines)
 
@@ -130,7 +134,7 @@ class BillView(Viewable):
                               bill.list_price_usd, bold=True))
         bill_lines = "".join(
             f"<tr><td>{escape(line.month)}</td><td>{escape(line.item)}</td>"
-            f"<td style='text-align:right'>{line.quantity:,.3f} {escape(line.unit)}</td>"
+            f"<td style='text-align:right'>{quantity(line)} {escape(line.unit)}</td>"
             f"<td style='text-align:right'>{escape(unit_price(line))}</td>"
             f"<td style='text-align:right'>{usd(line.cost_usd)}</td></tr>" for line in bill.lines)
         body = (f"<div style='font-size:12px'>{escape(self.how_billed())}</div>"
