@@ -18,6 +18,8 @@ A request to a URL goes as on AWS:
   the response (see http/responses.py). A function error, a timeout or a malformed result: 502
   {"Message": "Internal Server Error"}; a throttle: 429; an event over 6 MB: 413.
 - A deleted URL (or function) answers 403 {"Message": "Forbidden"}.
+- InvokeMode RESPONSE_STREAM is accepted and stored, and answered buffered (the Python runtime does
+  not stream on AWS either).
 """
 
 from __future__ import annotations

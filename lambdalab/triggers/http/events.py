@@ -25,10 +25,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote
 
 from .messages import HttpRequest
 
-_TEXT_SUFFIXES = ("json", "xml", "javascript", "ecmascript", "yaml", "csv", "html", "plain")
+_TEXT_SUFFIXES = ("json", "xml", "javascript", "ecmascript", "yaml", "x-yaml")
 _ADDED_BY_AWS = ("x-amzn-trace-id", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto")
 
 
@@ -128,7 +129,7 @@ def version_2(request: HttpRequest, arrival: Arrival, *, raw_path: str | None = 
         context["authorizer"] = authorizer
     context.update({
         "domainName": arrival.domain_name, "domainPrefix": arrival.domain_prefix,
-        "http": {"method": request.method, "path": _decoded(raw_path), "protocol": "HTTP/1.1",
+        "http": {"method": request.method, "path": unquote(raw_path) or "/", "protocol": "HTTP/1.1",
                  "sourceIp": request.source_ip, "userAgent": request.header("User-Agent") or ""},
         "requestId": arrival.request_id, "routeKey": arrival.route_key, "stage": arrival.stage,
         "time": time_text, "timeEpoch": epoch_ms,
@@ -147,11 +148,6 @@ def version_2(request: HttpRequest, arrival: Arrival, *, raw_path: str | None = 
     elif stage_variables:
         event["stageVariables"] = stage_variables
     return event
-
-
-def _decoded(raw_path: str) -> str:
-    from urllib.parse import unquote
-    return unquote(raw_path) or "/"
 
 
 # --- format 1.0 ----------------------------------------------------------------------------------
