@@ -1,1 +1,1 @@
-"""What invocations leave behind: log streams in CloudWatch Logs (and later metrics and bills)."""
+"""What invocations leave behind: log streams in CloudWatch Logs, AWS/Lambda metrics, the billing meter and its bills."""
