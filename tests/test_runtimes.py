@@ -127,7 +127,8 @@ def test_an_unhandled_error_has_the_runtimes_own_shape_and_is_logged(lam, role, 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_timeout_ends_the_invoke_and_resets_the_environment(lam, role, packages, language):
-    name = deploy(lam, role, language, packages, Timeout=2)
+    # A whole vCPU (1,769 MB), so that the warm-up's work is quick whatever the CPU share of 128 MB.
+    name = deploy(lam, role, language, packages, Timeout=2, MemorySize=1769)
     invoke(lam, name)  # warm it up, so the timeout is measured on the handler alone
     response, body, log = invoke(lam, name, {"action": "sleep", "seconds": 8})
     assert response["FunctionError"] == "Unhandled"
