@@ -235,6 +235,22 @@ def test_http_api_cors_answers_preflights(aws, lam, role):
     assert actual.headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_an_aws_iam_route_needs_an_execute_api_signature(aws, lam, role):
+    v2 = aws.client("apigatewayv2")
+    api_id, endpoint = http_api(aws, lam, role, routes=("GET /open",))
+    (integration,) = v2.get_integrations(ApiId=api_id)["Items"]
+    v2.create_route(ApiId=api_id, RouteKey="GET /secure", AuthorizationType="AWS_IAM",
+                    Target=f"integrations/{integration['IntegrationId']}")
+    allow_api(lam, "web", api_id)
+    assert requests.get(endpoint + "/open", timeout=60).status_code == 200
+    unsigned = requests.get(endpoint + "/secure", timeout=60)
+    assert unsigned.status_code == 403 and unsigned.json() == {"message": "Forbidden"}
+    request = AWSRequest(method="GET", url=endpoint + "/secure")
+    SigV4Auth(Credentials(aws.state["access_key_id"], aws.state["secret_access_key"]), "execute-api",
+              REGION).add_auth(request)
+    assert echoed(requests.get(endpoint + "/secure", headers=dict(request.headers), timeout=60))["rawPath"] == "/secure"
+
+
 # --- REST APIs -----------------------------------------------------------------------------------
 
 def test_rest_proxy_sends_payload_1_0_with_aws_shape(aws, lam, role):

@@ -15,7 +15,9 @@ from moto.awslambda.utils import make_function_arn
 
 from ...cloud import iam
 from .. import permissions
+from . import signing
 from .invoking import LambdaTarget
+from .messages import HttpRequest, HttpResponse, json_response
 
 PRINCIPAL = "apigateway.amazonaws.com"
 
@@ -33,6 +35,20 @@ def may_invoke(fn: Any, target: LambdaTarget, source_arn: str, api_account: str,
         return iam.role_allows(api_account, credentials_arn, "lambda:InvokeFunction", function_arn)
     caller = permissions.Caller(principal=PRINCIPAL, source_arn=source_arn, source_account=api_account)
     return permissions.allows(fn, caller, target.qualifier)
+
+
+def refuse_unless_signed(request: HttpRequest, account_id: str, source_arn: str,
+                         unsigned_body: dict[str, str]) -> HttpResponse | None:
+    """A method or route with AWS_IAM authorization: a SigV4 signature (service execute-api) from a caller
+    whose IAM policies allow execute-api:Invoke on the method's ARN; None when it may pass."""
+    try:
+        caller = signing.verify(request, account_id, "execute-api")
+    except signing.SigningError as refused:
+        return json_response(403, unsigned_body if refused.message == "Forbidden" else {"message": refused.message})
+    if not caller.identity_allows("execute-api:Invoke", source_arn):
+        return json_response(403, {"Message": f"User: {caller.arn} is not authorized to perform: "
+                                              f"execute-api:Invoke on resource: {source_arn}"})
+    return None
 
 
 def record(engine: Any, api_name: str, target: LambdaTarget | None, kind: str, detail: str,

@@ -11,9 +11,12 @@ be invoked by apigateway.amazonaws.com, a function error, a throttle or a malfor
 500 {"message":"Internal Server Error"}; the integration's timeout (30 s by default) passed:
 503 {"message":"Service Unavailable"}. CORS settings of the API answer preflights.
 
-Not emulated: route authorizers (JWT, Lambda, IAM) are not enforced, HTTP_PROXY integrations
-answer 500, and every stage serves the API's current routes (there are no deployments to
-snapshot: moto has no CreateDeployment for HTTP APIs).
+A route with AuthorizationType AWS_IAM needs a SigV4 signature (service execute-api) from a
+caller allowed execute-api:Invoke (unsigned: 403 {"message":"Forbidden"}).
+
+Not emulated: JWT and Lambda authorizers (such a route answers 500, never lets a request
+through), HTTP_PROXY integrations (500), and deployments: every stage serves the API's current
+routes (moto has no CreateDeployment for HTTP APIs, so there is nothing to snapshot).
 """
 
 from __future__ import annotations
@@ -105,6 +108,9 @@ class HttpApiSite:
             return json_response(500, INTERNAL_ERROR, extra)
         source_arn = gateway.execute_api_arn(self.backend.region_name, self.backend.account_id, api.api_id,
                                              stage.name, *_method_and_path(match, below))
+        refused = self._authorize(match.route, request, source_arn)
+        if refused is not None:
+            return refused.with_headers(extra)
         if not gateway.may_invoke(fn, target, source_arn, self.backend.account_id, integration.credentials_arn):
             gateway.record(self.engine, api.name, target, "dropped",
                            f"500: the function's policy does not let apigateway.amazonaws.com invoke it from "
@@ -119,6 +125,14 @@ class HttpApiSite:
                        request_id=invocation.outcome.request_id if invocation.outcome else None,
                        ok=response.status < 500)
         return response.with_headers(extra)
+
+    def _authorize(self, route: Any, request: HttpRequest, source_arn: str) -> HttpResponse | None:
+        kind = (route.authorization_type or "NONE").upper()
+        if kind == "NONE":
+            return None
+        if kind != "AWS_IAM":
+            return json_response(500, INTERNAL_ERROR)  # JWT and Lambda authorizers are not emulated: refuse
+        return gateway.refuse_unless_signed(request, self.backend.account_id, source_arn, {"message": "Forbidden"})
 
     def _event(self, api: Any, stage: Any, request: HttpRequest, below: HttpRequest, match: RouteMatch,
                integration: Any, request_id: str, stage_variables: dict[str, str]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import events, gateway, invoking, paths, responses, signing
+from . import events, gateway, invoking, paths, responses
 from .messages import HttpRequest, HttpResponse, json_response
 
 FORBIDDEN = {"message": "Forbidden"}
@@ -87,15 +87,7 @@ class RestApiSite:
             return None
         if kind != "AWS_IAM":
             return json_response(500, INTERNAL_ERROR)  # authorizers are not emulated: refuse, never let through
-        try:
-            caller = signing.verify(request, self.backend.account_id, "execute-api")
-        except signing.SigningError as refused:
-            body = MISSING_TOKEN if refused.message == "Forbidden" else {"message": refused.message}
-            return json_response(403, body)
-        if not caller.identity_allows("execute-api:Invoke", source_arn):
-            return json_response(403, {"Message": f"User: {caller.arn} is not authorized to perform: "
-                                                  f"execute-api:Invoke on resource: {source_arn}"})
-        return None
+        return gateway.refuse_unless_signed(request, self.backend.account_id, source_arn, MISSING_TOKEN)
 
     def _integrate(self, api: Any, stage: Any, request: HttpRequest, below: HttpRequest, match: ResourceMatch,
                    request_id: str, source_arn: str) -> HttpResponse:
