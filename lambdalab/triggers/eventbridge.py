@@ -59,11 +59,6 @@ def shutdown() -> None:
     reset()
 
 
-def next_firing(rule: Any) -> float | None:
-    """When the rule's schedule fires next (clock time), or None: for tests and views."""
-    return _schedules.next_firing(schedules.key_of(rule)) if _schedules is not None else None
-
-
 # --- the rules' life ----------------------------------------------------------------------------
 
 def _checked_put_rule(original: Any, backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -127,6 +122,7 @@ def fire_schedule(rule: Any, at: float) -> None:
 
 
 def _deliver_to_targets(rule: Any, event: dict[str, Any], transform_input: bool) -> None:
+    """transform_input is moto's flag for its own targets; a function always gets its target's input."""
     lambda_targets = [t for t in rule.targets if _is_function(t.get("Arn", ""))]
     other_targets = [t for t in rule.targets if not _is_function(t.get("Arn", ""))]
     if other_targets:
@@ -136,20 +132,19 @@ def _deliver_to_targets(rule: Any, event: dict[str, Any], transform_input: bool)
         _moto_send_to_targets(others, copy.deepcopy(event), transform_input)
     delivered = events_shapes.as_delivered(event)
     for target in lambda_targets:
-        _deliver_to_function(rule, target, event, delivered, transform_input)
+        _deliver_to_function(rule, target, event, delivered)
 
 
-def _deliver_to_function(rule: Any, target: dict[str, Any], event: dict[str, Any], delivered: dict[str, Any],
-                         transform_input: bool) -> None:
+def _deliver_to_function(rule: Any, target: dict[str, Any], event: dict[str, Any], delivered: dict[str, Any]) -> None:
     source = push.PushSource(PRINCIPAL, rule.arn, rule.account_id, f"events:{rule.name}")
     try:
-        payload = target_input(target, event, delivered) if transform_input else delivered
+        payload = target_input(target, event, delivered)
     except ValueError as invalid:
-        _dead_letter(rule, target, event, delivered, "INVALID_JSON", str(invalid))
+        _dead_letter(rule, target, delivered, "INVALID_JSON", str(invalid))
         return
     outcome = push.deliver(source, target["Arn"], payload, delivered["detail-type"])
     if not outcome.queued:
-        _dead_letter(rule, target, event, delivered, outcome.error_code, outcome.error_message)
+        _dead_letter(rule, target, delivered, outcome.error_code, outcome.error_message)
 
 
 def target_input(target: dict[str, Any], event: dict[str, Any], delivered: dict[str, Any]) -> Any:
@@ -171,8 +166,8 @@ def target_input(target: dict[str, Any], event: dict[str, Any], delivered: dict[
     return delivered
 
 
-def _dead_letter(rule: Any, target: dict[str, Any], event: dict[str, Any], delivered: dict[str, Any],
-                 error_code: str | None, error_message: str | None) -> None:
+def _dead_letter(rule: Any, target: dict[str, Any], delivered: dict[str, Any], error_code: str | None,
+                 error_message: str | None) -> None:
     """An event EventBridge could not deliver goes to the target's dead-letter queue, if it has one."""
     queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not queue_arn:
