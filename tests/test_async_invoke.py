@@ -416,6 +416,11 @@ def test_a_dead_letter_queue_needs_the_role_to_allow_send_message(aws, lam, iam,
         lam.update_function_configuration(FunctionName="flaky", DeadLetterConfig={"TargetArn": topic})
     assert refused.value.response["Error"]["Message"] == ("The provided execution role does not have permissions "
                                                           "to call Publish on SNS")
+    stranger = create_role(iam, "not-for-lambda", trust={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    with pytest.raises(ClientError) as refused:  # a role Lambda cannot assume is the first thing wrong
+        create_function(lam, "other", FAIL, stranger, DeadLetterConfig={"TargetArn": arn})
+    assert refused.value.response["Error"]["Message"] == "The role defined for the function cannot be assumed by Lambda."
 
 
 def test_a_dead_letter_send_the_role_no_longer_allows_fails_and_is_logged(aws, lam, iam, sqs, clock):

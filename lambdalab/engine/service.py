@@ -115,7 +115,7 @@ class LambdaEngine:
         try:
             environment = self.pool.acquire(spec)
             try:
-                started_at = time.time()
+                started_at = self.clock.now()  # by the cloud clock, as the meter and the event flow are
                 invocation = Invocation(
                     request_id=request_id,
                     payload=payload or b"{}",

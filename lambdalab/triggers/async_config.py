@@ -25,7 +25,7 @@ from moto.awslambda import models as lambda_models
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import make_function_arn
 
-from ..cloud import moto_hooks
+from ..cloud import iam, moto_hooks
 from ..engine import validation
 from . import destinations
 
@@ -343,7 +343,7 @@ def _check_dead_letter(account_id: str, role_arn: str | None, target: str) -> No
 
 def _create_with_dead_letter(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
     target = _dead_letter_target(spec)
-    if target:
+    if target and iam.lambda_can_assume(backend.account_id, spec.get("Role") or ""):  # else: that error first
         _check_dead_letter(backend.account_id, spec.get("Role"), target)
     created = original(backend, spec)
     if target:
@@ -356,8 +356,8 @@ def _create_with_dead_letter(original: Any, backend: Any, spec: dict[str, Any]) 
 
 def _update_with_dead_letter(original: Any, backend: Any, name: str, qualifier: Any, body: dict) -> Any:
     target = _dead_letter_target(body)
-    if target:
-        role = body.get("Role") or backend.get_function(name, qualifier).role
+    role = body.get("Role") or backend.get_function(name, qualifier).role
+    if target and iam.lambda_can_assume(backend.account_id, role):
         _check_dead_letter(backend.account_id, role, target)
     result = original(backend, name, qualifier, body)
     if target is not None:
