@@ -248,6 +248,8 @@ def test_without_permission_a_public_url_is_forbidden(aws, lam, role):
     lam.add_permission(FunctionName="private", StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
                        FunctionUrlAuthType="NONE")
     assert requests.get(url, timeout=60).status_code == 403  # since Oct 2025 InvokeFunction is needed too
+    why = [step for step in flow(aws) if step["source"] == "url:private"][-1]["detail"]
+    assert why == "403: the function's policy does not allow lambda:InvokeFunction to everyone (\"*\")"
     lam.add_permission(FunctionName="private", StatementId="invoke", Action="lambda:InvokeFunction", Principal="*",
                        InvokedViaFunctionUrl=True)
     assert requests.get(url, timeout=60).status_code == 200

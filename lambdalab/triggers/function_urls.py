@@ -292,22 +292,22 @@ class UrlSite:
         if cors is not None and cors.is_preflight(request):
             return cors.preflight(request)
         source = f"url:{url.function_name}"
-        authorized, authorizer, account = _authorize(request, url, fn)
-        if authorized is not None:
-            _engine.flow.record(source, target.label, "dropped", f"{authorized.status}: not authorized", ok=False)
-            return authorized
-        response = self._invoke(request, url, target, fn, authorizer, account)
+        admission = _authorize(request, url, fn)
+        if admission.refusal is not None:
+            _engine.flow.record(source, target.label, "dropped", admission.reason, ok=False)
+            return admission.refusal
+        response = self._invoke(request, url, target, fn, admission)
         return cors.decorate(request, response) if cors is not None else response
 
     def _invoke(self, request: HttpRequest, url: FunctionUrl, target: invoking.LambdaTarget, fn: Any,
-                authorizer: dict | None, account: str) -> HttpResponse:
+                admission: Admission) -> HttpResponse:
         request_id = str(uuid.uuid4())
         now = events.clock_now(_engine)
-        arrival = events.Arrival(api_id=url.url_id, account_id=account,
+        arrival = events.Arrival(api_id=url.url_id, account_id=admission.account_id,
                                  domain_name=f"{url.url_id}.lambda-url.{url.region}.on.aws",
                                  domain_prefix=url.url_id, stage="$default", route_key="$default", now=now,
                                  request_id=request_id, port=request.port)
-        event = events.version_2(request, arrival, authorizer=authorizer, function_url=True)
+        event = events.version_2(request, arrival, authorizer=admission.authorizer, function_url=True)
         invocation = invoking.invoke(_engine, target.backend(), fn, json.dumps(event).encode(), request_id=request_id)
         response = _response_of(invocation)
         _engine.flow.record(f"url:{url.function_name}", target.label, "invoke",
@@ -317,20 +317,37 @@ class UrlSite:
                                       ("X-Amzn-Trace-Id", events.trace_header(now))])
 
 
-def _authorize(request: HttpRequest, url: FunctionUrl, fn: Any) -> tuple[HttpResponse | None, dict | None, str]:
-    """(a refusal or None, the event's authorizer block, the event's accountId)."""
+@dataclass(frozen=True)
+class Admission:
+    """Whether a request may invoke the URL's function: a refusal (and why, for the event flow), or the
+    event's requestContext.accountId and authorizer block."""
+
+    refusal: HttpResponse | None = None
+    reason: str = ""
+    account_id: str = "anonymous"
+    authorizer: dict | None = None
+
+
+def _refused(reason: str, message: str = FORBIDDEN_HELP) -> Admission:
+    return Admission(_forbidden(message), f"403: {reason}")
+
+
+def _authorize(request: HttpRequest, url: FunctionUrl, fn: Any) -> Admission:
     actions = ["lambda:InvokeFunctionUrl"]
     if settings_module.current().function_url_requires_invoke_function:
         actions.append("lambda:InvokeFunction")
     if url.auth_type == "NONE":
         anyone = permissions.Caller(principal="*", function_url_auth_type="NONE", invoked_via_function_url=True)
-        if all(permissions.allows(fn, replace(anyone, action=action), url.qualifier) for action in actions):
-            return None, None, "anonymous"
-        return _forbidden(FORBIDDEN_HELP), None, ""
+        missing = [action for action in actions
+                   if not permissions.allows(fn, replace(anyone, action=action), url.qualifier)]
+        if missing:
+            return _refused(f"the function's policy does not allow {' and '.join(missing)} to everyone (\"*\")")
+        return Admission()
     try:
         caller = signing.verify(request, url.account_id, "lambda")
     except signing.SigningError as refused:
-        return _forbidden(refused.message), None, ""
+        return _refused("AuthType AWS_IAM: " + ("not signed" if refused.message == "Forbidden" else refused.message),
+                        refused.message)
     for action in actions:
         by_identity = caller.account_id == url.account_id and caller.identity_allows(action, url.function_arn)
         by_function = any(permissions.allows(fn, permissions.Caller(principal=principal, action=action,
@@ -338,8 +355,8 @@ def _authorize(request: HttpRequest, url: FunctionUrl, fn: Any) -> tuple[HttpRes
                                                                     invoked_via_function_url=True), url.qualifier)
                           for principal in caller.principals())
         if not (by_identity or by_function):
-            return _forbidden(FORBIDDEN_HELP), None, ""
-    return None, caller.authorizer(), caller.account_id
+            return _refused(f"{caller.arn} is not allowed {action}")
+    return Admission(account_id=caller.account_id, authorizer=caller.authorizer())
 
 
 def _response_of(invocation: invoking.HttpInvocation) -> HttpResponse:
