@@ -188,6 +188,7 @@ class PricingCalculator(Viewable):
         w = self.workload
         style = {"description_width": "130px"}
         layout = widgets.Layout(width="520px")
+        buttons_style = {"description_width": "130px", "button_width": "auto"}
         self._controls = {
             "memory_mb": widgets.IntSlider(value=w.memory_mb, min=MEMORY_RANGE[0], max=MEMORY_RANGE[1], step=1,
                                            description="Memory (MB)", continuous_update=False, style=style,
@@ -201,11 +202,12 @@ class PricingCalculator(Viewable):
                                                   description="Invokes a month", readout_format=",.0f",
                                                   continuous_update=False, style=style, layout=layout),
             "architecture": widgets.ToggleButtons(options=list(ARCHITECTURE_STYLES), value=w.architecture,
-                                                  description="Architecture", style=style),
+                                                  description="Architecture", style=buttons_style),
             "granularity_ms": widgets.ToggleButtons(options=[(label, ms) for ms, label in GRANULARITIES.items()],
-                                                    value=w.granularity_ms, description="Billed per", style=style),
-            "free_tier": widgets.Checkbox(value=w.free_tier, description="Free tier (1M requests, 400,000 GB-s)",
-                                          style=style),
+                                                    value=w.granularity_ms, description="Billed per",
+                                                    style=buttons_style),
+            "free_tier": widgets.Checkbox(value=w.free_tier, description="Free tier (1M requests, 400,000 GB-s a month)",
+                                          indent=False, layout=widgets.Layout(width="auto", margin="4px 0 4px 136px")),
         }
         for name, control in self._controls.items():
             control.observe(lambda change, name=name: self._moved(name, change["new"]), names="value")

@@ -15,7 +15,7 @@ from ...tuning import Sample, TuningRow, cheapest_row, summarise
 from ..registry import NotYet, register
 
 FUNCTION = "lab06-quote"
-LATENCY_TARGET_MS = 300
+LATENCY_TARGET_MS = 400
 MONTHLY_INVOCATIONS = 20_000_000
 BILL_TAG = "monthly-cost-usd"
 MIN_WARM_INVOKES = 3
@@ -99,9 +99,13 @@ def memory_choice(probe) -> str:
             "the target.")
 
 
-def expected_bill(row: TuningRow) -> pricing.Estimate:
-    """A month of MONTHLY_INVOCATIONS at the row's memory and mean billed duration, free tier included."""
-    return pricing.estimate(MONTHLY_INVOCATIONS, row.billed_ms, row.memory_mb, row.architecture)
+def expected_bill(row: TuningRow) -> float:
+    """A month of MONTHLY_INVOCATIONS at the row's memory and mean billed duration, free tier included.
+
+    Priced from the month's GB-seconds as they are (the mean billed duration is not rounded again),
+    so a learner who multiplies it out exactly gets the same cents."""
+    gb_seconds = pricing.gb_seconds(row.memory_mb, MONTHLY_INVOCATIONS * row.billed_ms)
+    return pricing.MonthToDate(free_tier=True).charge(MONTHLY_INVOCATIONS, gb_seconds, row.architecture).total
 
 
 def _tagged_bill(probe, configuration: dict) -> float:
@@ -126,7 +130,7 @@ def monthly_bill(probe) -> str:
     if memory not in rows:
         raise NotYet(f"{FUNCTION} has {memory} MB, a size your tuning run did not measure: there is no billed "
                      "duration to price it with.", "Do Task 1 first: the bill is for the memory size you chose.")
-    bill = expected_bill(rows[memory]).total
+    bill = expected_bill(rows[memory])
     if abs(guess - bill) > max(0.05, BILL_TOLERANCE * bill):
         hint = ("A month's bill: GB-seconds = invokes x billed seconds x memory in GB (MB / 1024); take off the "
                 "free 400,000 GB-s and 1,000,000 requests; then the GB-s price plus $0.20 per million requests.")
