@@ -178,6 +178,14 @@ def test_a_permission_removed_later_drops_the_events(aws, lam, s3, recorder) -> 
     assert flow(aws, "event") == []
 
 
+def test_a_deleted_function_gets_no_events(aws, lam, s3, recorder) -> None:
+    _notify(aws, lam, s3, recorder, ["s3:ObjectCreated:*"])
+    lam.delete_function(FunctionName="recorder")
+    s3.put_object(Bucket=BUCKET, Key="orphan.txt", Body=b"1")  # S3 keeps the configuration: the write succeeds
+    dropped = wait_until(lambda: flow(aws, "dropped"), what="the dropped event in the flow")
+    assert dropped[0]["detail"] == f"Function not found: {recorder}"
+
+
 def test_a_failing_function_is_retried_twice_by_the_async_queue(aws, lam, s3, recorder) -> None:
     _notify(aws, lam, s3, recorder, ["s3:ObjectCreated:*"])
     use_virtual_clock(aws, start=1_900_000_000.0)
