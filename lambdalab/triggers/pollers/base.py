@@ -1,0 +1,158 @@
+"""The loop every poller shares: pump when there may be work, run batches on a small pool.
+
+A poller never sleeps on a timer of its own. It pumps when something may have changed: a
+message or record arrived (the source's hook signals it), a batch finished, or a moment it
+booked on the cloud clock came (a batching window closes, a message becomes visible again, a
+retry is due). In real time the clock's own thread wakes it; in virtual time an advance
+does, and waits (through :meth:`Poller.busy`) until the pump and every batch it started are
+done before time moves on. So a notebook that advances the clock sees the same batches, in the
+same order, every time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .mapping import Mapping
+
+log = logging.getLogger(__name__)
+
+# In real time a poller also looks at its source this often, in case a change came without a
+# signal (a learner's ChangeMessageVisibility, say). In virtual time only signals wake it.
+RESCAN_S = 1.0
+
+
+class Poller:
+    def __init__(self, mapping: Mapping, engine: Any, workers: int) -> None:
+        self.mapping = mapping
+        self.engine = engine
+        self._condition = threading.Condition()
+        self._signalled = True  # the first pump looks at what is already waiting
+        self._pumping = False
+        self._in_flight = 0
+        self._stopped = False
+        self._wake_timers: dict[float, Any] = {}
+        self._executor = ThreadPoolExecutor(max_workers=max(workers, 1),
+                                            thread_name_prefix=f"esm-{mapping.uuid[:8]}-batch")
+        self._thread = threading.Thread(target=self._run, name=f"esm-{mapping.uuid[:8]}", daemon=True)
+
+    # --- what subclasses implement ---------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Look at the source and start what batches may start now; book a wake-up for later ones."""
+        raise NotImplementedError
+
+    # --- life ------------------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Any:
+        return self.engine.clock
+
+    def start(self) -> "Poller":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """For good (the mapping was deleted, or the account emptied). A batch already running finishes."""
+        with self._condition:
+            self._stopped = True
+            for timer in self._wake_timers.values():
+                timer.cancel()
+            self._wake_timers.clear()
+            self._condition.notify_all()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def signal(self) -> None:
+        """Something may have changed: pump soon."""
+        with self._condition:
+            self._signalled = True
+            self._condition.notify_all()
+
+    def busy(self) -> bool:
+        """True while a pump is due or running, or a batch is in flight (the clock's busy check)."""
+        with self._condition:
+            return not self._stopped and (self._signalled or self._pumping or self._in_flight > 0)
+
+    def describe(self) -> dict[str, Any]:
+        """The poller's state, for the admin view and for tests."""
+        with self._condition:
+            return {"busy": self.busy(), "signalled": self._signalled, "pumping": self._pumping,
+                    "in_flight": self._in_flight, "stopped": self._stopped,
+                    "wake_ups": sorted(self._wake_timers), **self._describe_source()}
+
+    def _describe_source(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    # --- scheduling ------------------------------------------------------------------------------
+
+    def wake_at(self, when: float, reason: str) -> None:
+        """Pump again at clock time `when` (once per moment, however often it is asked for).
+
+        The moment is kept exactly as given: the pump that runs then compares the clock with the
+        same number, so a window that closes at `when` is closed when the wake-up comes."""
+        with self._condition:
+            if self._stopped or when in self._wake_timers:
+                return
+            name = f"{self.mapping.source_name} -> lambda:{self.mapping.function_name}: {reason}"
+            self._wake_timers[when] = self.clock.call_at(when, lambda: self._woken(when), name)
+
+    def _woken(self, when: float) -> None:
+        with self._condition:
+            self._wake_timers.pop(when, None)
+            self._signalled = True
+            self._condition.notify_all()
+
+    def dispatch(self, batch_work: Callable[[], None]) -> None:
+        """Run one batch on the pool; when it ends, the poller pumps again."""
+        with self._condition:
+            if self._stopped:
+                return
+            self._in_flight += 1
+        try:
+            self._executor.submit(self._run_batch, batch_work)
+        except RuntimeError:  # stopped in between: the batch is left to its source, as AWS leaves it
+            with self._condition:
+                self._in_flight -= 1
+
+    def _run_batch(self, batch_work: Callable[[], None]) -> None:
+        try:
+            batch_work()
+        except Exception:  # a broken batch must not stop the poller
+            log.exception("lambdalab: a batch of %s failed in the poller", self.mapping.source_name)
+        finally:
+            with self._condition:
+                self._in_flight -= 1
+                self._signalled = True
+                self._condition.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._signalled and not self._stopped:
+                    notified = self._condition.wait(RESCAN_S)
+                    if not notified and not self.clock.is_virtual:
+                        self._signalled = True
+                if self._stopped:
+                    return
+                self._signalled = False
+                self._pumping = True
+            try:
+                if self.mapping.enabled:
+                    self.pump()
+            except Exception:  # the source changed under us (deleted, reset): the next pump sees it
+                log.exception("lambdalab: the poller of %s failed", self.mapping.source_name)
+            finally:
+                with self._condition:
+                    self._pumping = False
