@@ -207,7 +207,8 @@ def test_the_integration_timeout_answers_503_while_the_function_runs_on(aws, lam
 def test_a_source_arn_of_another_api_does_not_let_this_one_invoke(aws, lam, role):
     api_id, endpoint = http_api(aws, lam, role)
     lam.add_permission(FunctionName="web", StatementId="other", Action="lambda:InvokeFunction",
-                       Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:other/*")
+                       Principal="apigateway.amazonaws.com",
+                       SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:other/*")
     assert requests.get(endpoint + "/", timeout=60).status_code == 500
     dropped = flow(aws, "apigateway:web-api")[-1]
     assert dropped["kind"] == "dropped" and f"{api_id}/$default/$default" in dropped["detail"]

@@ -310,9 +310,10 @@ class UrlSite:
         event = events.version_2(request, arrival, authorizer=admission.authorizer, function_url=True)
         invocation = invoking.invoke(_engine, target.backend(), fn, json.dumps(event).encode(), request_id=request_id)
         response = _response_of(invocation)
+        outcome = invoking.outcome_detail(invocation, response.status)
         _engine.flow.record(f"url:{url.function_name}", target.label, "invoke",
-                            f"{request.method} {request.path} -> {invoking.outcome_detail(invocation, response.status)}",
-                            request_id=request_id, ok=response.status < 500)
+                            f"{request.method} {request.path} -> {outcome}", request_id=request_id,
+                            ok=response.status < 500)
         return response.with_headers([("x-amzn-RequestId", request_id),
                                       ("X-Amzn-Trace-Id", events.trace_header(now))])
 

@@ -102,9 +102,8 @@ class HttpApiSite:
         request_id = events.api_request_id()
         extra = [("apigw-requestid", request_id)]
         if integration.integration_type != "AWS_PROXY" or fn is None:
-            gateway.record(self.engine, api.name, target, "dropped",
-                           f"{integration.integration_type} integration: only AWS_PROXY to an existing function runs here",
-                           ok=False)
+            gateway.record(self.engine, api.name, target, "dropped", f"{integration.integration_type} integration: "
+                           "only AWS_PROXY to an existing function runs here", ok=False)
             return json_response(500, INTERNAL_ERROR, extra)
         source_arn = gateway.execute_api_arn(self.backend.region_name, self.backend.account_id, api.api_id,
                                              stage.name, *_method_and_path(match, below))
