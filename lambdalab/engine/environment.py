@@ -133,8 +133,8 @@ class ExecutionEnvironment:
             init_lines: list[LogLine] = []
             init_ms = None
             timeout_s = float(self.spec.timeout_s)
-            if self._process is not None and self._process.poll() is not None:
-                self._reset()  # died while idle (killed from outside): start afresh
+            if self._process is not None and not self._runtime_asks_for_work(float(self.spec.timeout_s)):
+                self._reset()  # died while idle, or exited after its last answer: start afresh
             if self._process is None:
                 failure, init_ms, init_lines, overrun = self._initialize(invocation)
                 timeout_s -= overrun
@@ -148,6 +148,16 @@ class ExecutionEnvironment:
             result.init_lines, result.init_ms = init_lines, init_ms
             self.last_used = self._services.clock.now()
             return result
+
+    def _runtime_asks_for_work(self, patience_s: float) -> bool:
+        """A warm runtime gets an event only once it has asked for one (GET /next); one that ends
+        after its answer instead (a Go panic, an uncaught Node.js error) needs a fresh start."""
+        deadline = time.monotonic() + patience_s
+        while not self._api.asking.is_set():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                return False
+            self._api.asking.wait(0.002)
+        return self._process.poll() is None
 
     def _run(self, invocation: Invocation, timeout_s: float) -> EnvironmentResult:
         self._failure = None

@@ -63,6 +63,9 @@ class RuntimeApi:
         self._response_limit = response_limit_bytes
         self.current: Invocation | None = None
         self.ready = threading.Event()  # set when the runtime first asks for work (init done)
+        # Set while the runtime waits in GET /next: only then may an event be delivered, as on AWS
+        # (a runtime that answered and then exited never asks again).
+        self.asking = threading.Event()
         self.ready_at: float | None = None
         self.init_error: RuntimeReply | None = None
         self._closed = False
@@ -103,6 +106,7 @@ class RuntimeApi:
 
     # Called from the HTTP handler threads.
     def _next(self) -> Invocation | None:
+        self.asking.set()
         with self._handover:
             if self._events.empty() and not self._closed:
                 self._on_idle()
@@ -115,6 +119,7 @@ class RuntimeApi:
                 item = self._events.get(timeout=1.0)
             except queue.Empty:
                 continue
+            self.asking.clear()
             return item
         return None
 
