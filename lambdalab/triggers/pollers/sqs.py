@@ -60,14 +60,17 @@ class SqsPoller(Poller):
             self.dispatch(functools.partial(self._deliver, queue, batch))
 
     def _window_allows(self, queue: Any) -> bool:
-        """Read now? Yes when messages wait and the batch is full or the batching window has closed."""
+        """Read now? Without a window, always (an empty receive books the next look); with one, when
+        messages wait and the batch is full or the window has closed."""
+        window = self.mapping.batching_window_s
+        if window <= 0:
+            return True
         waiting = sqs_queue.visible_count(queue)
         if waiting == 0:
             self._window_opened = None
             self._wake_when_receivable(queue)
             return False
-        window = self.mapping.batching_window_s
-        if window <= 0 or waiting >= self.mapping.batch_size:
+        if waiting >= self.mapping.batch_size:
             return True
         now = self.clock.now()
         if self._window_opened is None:
