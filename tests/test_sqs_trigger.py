@@ -69,6 +69,10 @@ def test_the_mapping_reports_its_configuration_and_states_as_aws_does(aws, clien
     assert [m["UUID"] for m in lam.list_event_source_mappings(FunctionName="worker")["EventSourceMappings"]] == [uuid]
     assert [m["UUID"] for m in lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]] == [uuid]
 
+    scaled = lam.update_event_source_mapping(UUID=uuid, ScalingConfig={"MaximumConcurrency": 2})
+    assert scaled["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert client_error(lam.update_event_source_mapping, UUID=uuid, ScalingConfig={"MaximumConcurrency": 1001})[
+        "Code"] == "ValidationException"
     updated = lam.update_event_source_mapping(UUID=uuid, BatchSize=5)
     assert updated["State"] == "Updating" and updated["BatchSize"] == 5
     assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"
@@ -234,6 +238,19 @@ def test_a_failed_batch_comes_back_after_the_visibility_timeout_then_goes_to_the
     [move] = flow(aws, "dead-letter")
     assert (move["source"], move["target"]) == ("sqs:orders", "sqs:orders-dlq")
     assert [step["ok"] for step in flow(aws, "invoke")] == [False, False]
+
+
+def test_in_real_time_a_failed_message_comes_back_on_its_own_then_goes_to_the_dlq(aws, clients) -> None:
+    lam, sqs, logs = clients["lambda"], clients["sqs"], clients["logs"]
+    make_function(lam, "fails", role_with(clients["iam"], SQS_EXECUTION), FAILING)
+    dlq_url, dlq_arn = make_queue(sqs, "orders-dlq")
+    url, arn = make_queue(sqs, "orders", VisibilityTimeout="1", RedrivePolicy=json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}))
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fails")
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    wait_until(lambda: sqs.receive_message(QueueUrl=dlq_url).get("Messages"), 60, what="the message in the DLQ")
+    assert [event["Records"][0]["attributes"]["ApproximateReceiveCount"]
+            for event in events_seen(logs, "fails")] == ["1", "2"]
 
 
 def test_report_batch_item_failures_deletes_only_the_messages_that_succeeded(aws, clients) -> None:

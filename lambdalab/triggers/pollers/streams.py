@@ -67,6 +67,12 @@ class StreamPoller(Poller):
         return self.source.start_cursor(shard_id, self.mapping.starting_position,
                                         self.mapping.starting_position_timestamp)
 
+    def _describe_source(self) -> dict[str, Any]:
+        with self._state_lock:
+            return {"shards": {shard_id: {"cursor": state.cursor, "in_flight": state.in_flight,
+                                          "attempts": state.attempts, "retry_at": state.retry_at}
+                               for shard_id, state in self.shards.items()}}
+
     # --- reading -----------------------------------------------------------------------------------
 
     def pump(self) -> None:
