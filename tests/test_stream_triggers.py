@@ -188,6 +188,21 @@ def test_starting_position_latest_skips_what_came_before(aws, clients) -> None:
     assert kinesis_batches(logs, "reader") == [["new"]]
 
 
+def test_starting_position_at_timestamp_starts_with_the_records_of_that_moment(aws, clients) -> None:
+    lam, kinesis, logs = clients["lambda"], clients["kinesis"], clients["logs"]
+    kinesis_worker(clients)
+    stream_arn = make_stream(kinesis)
+    use_virtual_clock(aws)
+    put(kinesis, "yesterday")
+    advance(aws, 3600)
+    moment = aws.admin("GET", "/lambdalab/clock")["now"]
+    put(kinesis, "today")
+    lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName="reader",
+                                    StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=moment)
+    advance(aws, 1)
+    assert kinesis_batches(logs, "reader") == [["today"]]
+
+
 def test_a_failing_batch_blocks_its_shard_and_goes_to_the_on_failure_destination(aws, clients) -> None:
     lam, kinesis, logs, sqs = clients["lambda"], clients["kinesis"], clients["logs"], clients["sqs"]
     failures_url, failures_arn, may_send = failures_queue(clients)
