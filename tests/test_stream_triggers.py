@@ -198,7 +198,7 @@ def test_starting_position_at_timestamp_starts_with_the_records_of_that_moment(a
     moment = aws.admin("GET", "/lambdalab/clock")["now"]
     put(kinesis, "today")
     lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName="reader",
-                                    StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=moment)
+                                    StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=moment - 1800)
     advance(aws, 1)
     assert kinesis_batches(logs, "reader") == [["today"]]
 

@@ -35,7 +35,7 @@ class Poller:
         self._pumping = False
         self._in_flight = 0
         self._stopped = False
-        self._wake_timers: dict[float, Any] = {}
+        self._wake_timers: dict[str, Any] = {}  # purpose -> the clock's Timer
         self._executor = ThreadPoolExecutor(max_workers=max(workers, 1),
                                             thread_name_prefix=f"esm-{mapping.uuid[:8]}-batch")
         self._thread = threading.Thread(target=self._run, name=f"esm-{mapping.uuid[:8]}", daemon=True)
@@ -86,7 +86,8 @@ class Poller:
         with self._condition:
             return {"busy": self.busy(), "signalled": self._signalled, "pumping": self._pumping,
                     "in_flight": self._in_flight, "stopped": self._stopped,
-                    "wake_ups": sorted(self._wake_timers), **self._describe_source()}
+                    "wake_ups": {key: timer.when for key, timer in self._wake_timers.items()},
+                    **self._describe_source()}
 
     def _describe_source(self) -> dict[str, Any]:
         return {}
@@ -97,20 +98,41 @@ class Poller:
 
     # --- scheduling ------------------------------------------------------------------------------
 
-    def wake_at(self, when: float, reason: str) -> None:
-        """Pump again at clock time `when` (once per moment, however often it is asked for).
+    def wake_at(self, when: float, reason: str, key: str | None = None) -> None:
+        """Pump again at clock time `when`. One wake-up per purpose (`key`, the reason by default): a new
+        moment for it replaces the old one, so the clock never fires a wake-up nobody needs any more
+        (a notebook's advance lists what it ran, and should list only what happened).
 
         The moment is kept exactly as given: the pump that runs then compares the clock with the
         same number, so a window that closes at `when` is closed when the wake-up comes."""
+        key = key or reason
         with self._condition:
-            if self._stopped or when in self._wake_timers:
+            if self._stopped:
                 return
+            current = self._wake_timers.get(key)
+            if current is not None and current.when == when and not current.cancelled:
+                return
+            if current is not None:
+                current.cancel()
             name = f"{self.mapping.source_name} -> lambda:{self.mapping.function_name}: {reason}"
-            self._wake_timers[when] = self.clock.call_at(when, lambda: self._woken(when), name)
+            booked: dict[str, Any] = {}
+            booked["timer"] = self.clock.call_at(when, lambda: self._woken(key, booked), name)
+            self._wake_timers[key] = booked["timer"]
 
-    def _woken(self, when: float) -> None:
+    def cancel_wake(self, key: str) -> None:
         with self._condition:
-            self._wake_timers.pop(when, None)
+            timer = self._wake_timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def has_wake(self, key: str) -> bool:
+        with self._condition:
+            return key in self._wake_timers
+
+    def _woken(self, key: str, booked: dict[str, Any]) -> None:
+        with self._condition:  # held by wake_at until booked["timer"] is set, however soon the timer fires
+            if self._wake_timers.get(key) is booked.get("timer"):
+                del self._wake_timers[key]
             self._signalled = True
             self._condition.notify_all()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from .base import Poller
 from .mapping import Mapping
 
 PAYLOAD_LIMIT_BYTES = 6_291_456
+WINDOW, VISIBLE = "window", "visible"  # the poller's two kinds of wake-up
 ENVELOPE_BYTES = len('{"Records": []}')
 
 
@@ -38,6 +40,8 @@ class SqsPoller(Poller):
         self._load_function = load_function
         self._window_opened: float | None = None
         self._limit = self._start_concurrency
+        self._handles_lock = threading.Lock()
+        self._handles_in_flight: set[str] = set()  # receipt handles of the batches running now
 
     def _concurrency(self) -> int:
         cap = self.mapping.maximum_concurrency
@@ -52,11 +56,13 @@ class SqsPoller(Poller):
         backend, queue = found
         while self.in_flight < self._concurrency() and self._window_allows(queue):
             messages = sqs_queue.receive(backend, queue, self.mapping.batch_size)
-            self._window_opened = None
-            if not messages:  # what is visible belongs to FIFO groups that are held back
+            self._close_window()
+            if not messages:  # nothing visible, or what is belongs to FIFO groups that are held back
                 self._wake_when_receivable(queue)
                 return
             batch = self._within_payload_limit(queue, [(message, sqs_record(message, queue)) for message in messages])
+            with self._handles_lock:
+                self._handles_in_flight.update(message.receipt_handle for message, _ in batch)
             self.dispatch(functools.partial(self._deliver, queue, batch))
 
     def _window_allows(self, queue: Any) -> bool:
@@ -67,7 +73,7 @@ class SqsPoller(Poller):
             return True
         waiting = sqs_queue.visible_count(queue)
         if waiting == 0:
-            self._window_opened = None
+            self._close_window()
             self._wake_when_receivable(queue)
             return False
         if waiting >= self.mapping.batch_size:
@@ -78,13 +84,23 @@ class SqsPoller(Poller):
         closes = self._window_opened + window
         if now >= closes:
             return True
-        self.wake_at(closes, "batching window closes")
+        self.wake_at(closes, "batching window closes", WINDOW)
         return False
 
+    def _close_window(self) -> None:
+        self._window_opened = None
+        self.cancel_wake(WINDOW)
+
     def _wake_when_receivable(self, queue: Any) -> None:
-        when = sqs_queue.next_change(queue)
-        if when is not None:
-            self.wake_at(when, "messages visible again")
+        """Book a look for when the next hidden or delayed message becomes receivable (not counting this
+        poller's own batches: they are deleted, or book their own look when they fail)."""
+        with self._handles_lock:
+            running = set(self._handles_in_flight)
+        when = sqs_queue.next_change(queue, excluding=running)
+        if when is None:
+            self.cancel_wake(VISIBLE)
+        else:
+            self.wake_at(when, "messages visible again", VISIBLE)
 
     def _within_payload_limit(self, queue: Any, batch: list[tuple[Any, dict]]) -> list[tuple[Any, dict]]:
         size = ENVELOPE_BYTES
@@ -98,15 +114,28 @@ class SqsPoller(Poller):
     # --- one batch -----------------------------------------------------------------------------------
 
     def _deliver(self, queue: Any, batch: list[tuple[Any, dict]]) -> None:
+        left_in_queue = True
+        try:
+            left_in_queue = self._invoke(queue, batch)
+        finally:
+            with self._handles_lock:
+                self._handles_in_flight.difference_update(message.receipt_handle for message, _ in batch)
+            # Messages left hidden need a look when they reappear; a look booked earlier may have
+            # been for messages this batch has just deleted.
+            if left_in_queue or self.has_wake(VISIBLE):
+                self._wake_when_receivable(queue)
+
+    def _invoke(self, queue: Any, batch: list[tuple[Any, dict]]) -> bool:
+        """Invoke the function with the batch and settle its messages; True if some stay in the queue."""
         mapping, flow = self.mapping, self.engine.flow
         target = f"lambda:{mapping.function_name}"
         spec = self._load_function(mapping)
         if spec is None:
             sqs_queue.give_back(queue, {message.receipt_handle for message, _ in batch})
-            return
+            return False
         batch = self._filtered(queue, batch, target)
         if not batch:
-            return
+            return False
         flow.record(mapping.source_name, target, "batch", _count(len(batch), "message"))
         payload = json.dumps({"Records": [record for _, record in batch]}).encode()
         outcome = self.engine.invoke(spec, payload)
@@ -115,33 +144,30 @@ class SqsPoller(Poller):
             flow.record(mapping.source_name, target, "throttle",
                         f"{_count(len(batch), 'message')} back after the visibility timeout "
                         f"({queue.visibility_timeout} s)", ok=False)
-            self._wake_when_receivable(queue)
-            return
+            return True
         self._limit = min(self._limit + 1, self._start_concurrency)
         if outcome.function_error:
-            self._failed(queue, len(batch), outcome, "function error")
-            return
+            return self._failed(queue, len(batch), outcome, "function error")
         ids = [message.id for message, _ in batch]
         verdict = (batch_responses.read(outcome.body, ids) if mapping.reports_item_failures
                    else batch_responses.BatchVerdict())
         if verdict.whole_batch:
-            self._failed(queue, len(batch), outcome, verdict.reason)
-            return
+            return self._failed(queue, len(batch), outcome, verdict.reason)
         failed = set(verdict.failed)
         sqs_queue.delete(queue, {message.receipt_handle for message, _ in batch if message.id not in failed})
         detail = f"{_count(len(batch) - len(failed), 'message')} deleted"
         if failed:
             detail += f", {len(failed)} reported failed (batchItemFailures)"
-            self._wake_when_receivable(queue)
         flow.record(target, target, "invoke", detail, request_id=outcome.request_id, ok=not failed)
+        return bool(failed)
 
-    def _failed(self, queue: Any, size: int, outcome: Any, why: str) -> None:
+    def _failed(self, queue: Any, size: int, outcome: Any, why: str) -> bool:
         target = f"lambda:{self.mapping.function_name}"
         self.engine.flow.record(
             target, target, "invoke",
             f"{why}: {_count(size, 'message')} back after the visibility timeout ({queue.visibility_timeout} s)",
             request_id=outcome.request_id, ok=False)
-        self._wake_when_receivable(queue)
+        return True
 
     def _filtered(self, queue: Any, batch: list[tuple[Any, dict]], target: str) -> list[tuple[Any, dict]]:
         """FilterCriteria: messages that match no pattern are deleted without reaching the function."""

@@ -168,11 +168,12 @@ def visible_count(queue: Any) -> int:
     return len(queue.messages)
 
 
-def next_change(queue: Any) -> float | None:
-    """The clock time (s) at which the next hidden or delayed message becomes receivable, if any."""
+def next_change(queue: Any, excluding: set[str] = frozenset()) -> float | None:
+    """The clock time (s) at which the next hidden or delayed message (but those whose receipt handle
+    is in `excluding`) becomes receivable, if any."""
     now_ms = _unix_time_millis()
     with queue._messages_lock:
-        moments = [moment for message in queue._messages
+        moments = [moment for message in queue._messages if message.receipt_handle not in excluding
                    for moment in (message.visible_at, message.delayed_until) if moment > now_ms]
     # moto counts a message as visible only once the clock is past visible_at: wake a millisecond later.
     return (min(moments) + 1.0) / 1000.0 if moments else None

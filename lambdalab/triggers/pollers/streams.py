@@ -84,7 +84,7 @@ class StreamPoller(Poller):
                 if state.in_flight:
                     continue
                 if state.retry_at is not None and self.clock.now() < state.retry_at:
-                    self.wake_at(state.retry_at, "retry of a failed batch")
+                    self.wake_at(state.retry_at, "retry of a failed batch", f"retry {shard_id}")
                     continue
                 state.retry_at = None
                 items = self._next_batch(shard_id, state)
@@ -111,9 +111,11 @@ class StreamPoller(Poller):
                 state.window_opened = now
             closes = state.window_opened + mapping.batching_window_s
             if now < closes:
-                self.wake_at(closes, "batching window closes")
+                self.wake_at(closes, "batching window closes", f"window {shard_id}")
                 return []
-        state.window_opened = None
+        if state.window_opened is not None:
+            state.window_opened = None
+            self.cancel_wake(f"window {shard_id}")
         return items
 
     def _maximum_age(self) -> float:
@@ -155,7 +157,7 @@ class StreamPoller(Poller):
                 state.retry_at = self.clock.now() + delay
                 flow.record(mapping.source_name, target, "throttle", f"{shard_id}: tried again in {delay:g} s",
                             ok=False)
-                self.wake_at(state.retry_at, "retry of a throttled batch")
+                self.wake_at(state.retry_at, "retry of a throttled batch", f"retry {shard_id}")
                 return
             state.throttles = 0
             if outcome.function_error:
@@ -210,7 +212,7 @@ class StreamPoller(Poller):
         left = "until the records expire" if retries == -1 else f"{retries - state.attempts + 1} left"
         self.engine.flow.record(target, target, "invoke", f"{why}: {shard_id} blocked, retry in {delay:g} s ({left})",
                                 request_id=outcome.request_id, ok=False)
-        self.wake_at(state.retry_at, "retry of a failed batch")
+        self.wake_at(state.retry_at, "retry of a failed batch", f"retry {shard_id}")
 
     @staticmethod
     def _retry_delay(attempt: int) -> float:
