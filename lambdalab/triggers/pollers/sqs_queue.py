@@ -48,7 +48,9 @@ def install(clock_now: Callable[[], float], on_change: Callable[[str], None],
     _installed = True
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
-    sqs_models.Queue.messages = property(_receivable_messages, doc=sqs_models.Queue.messages.__doc__)
+    sqs_models.Queue.messages = property(_receivable_messages)
+    sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)
+    sqs_models.Queue.approximate_number_of_messages_not_visible = property(_hidden_count)
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _within_retention
     _wrap(sqs_models.Queue, "add_message", _added)
     _wrap(sqs_models.Queue, "delete_message", _locked_delete)
@@ -82,6 +84,17 @@ def _receivable_messages(queue: Any) -> list[Any]:
     per message: every receive looks through the whole queue, and a queue of 10,000 is looked through often."""
     now_ms = _unix_time_millis()
     return [message for message in queue._messages if now_ms > message.visible_at and now_ms >= message.delayed_until]
+
+
+def _delayed_count(queue: Any) -> int:
+    """As moto counts it, reading the clock once (moto's SendMessage counts the queue this way every time)."""
+    now_ms = _unix_time_millis()
+    return sum(1 for message in queue._messages if now_ms < message.delayed_until)
+
+
+def _hidden_count(queue: Any) -> int:
+    now_ms = _unix_time_millis()
+    return sum(1 for message in queue._messages if not now_ms > message.visible_at)
 
 
 def _within_retention(backend: Any, queue_name: str, message: Any) -> bool:
