@@ -2,9 +2,11 @@
 
 Baseline: the function invoked directly through boto3, one invoke after another (1,000 by
 default), each with an SQS-shaped event of BatchSize records, so an invoke carries what a batch
-carries. Mapping: 10,000 messages sent to a queue while its mapping is disabled, then the
-mapping is enabled and timed until the function has seen every message and the queue is empty:
-the pollers' own pace (receive, invoke, delete; five batches at a time), not the sender's.
+carries. Mapping, twice, 10,000 messages each:
+- preloaded (the RATIO): sent while the mapping is disabled, then timed from enabling it until
+  the queue is empty: the pollers' own pace (receive, invoke, delete; five batches at a time);
+- live: sent (from four threads) while the mapping reads, timed from the first send: sends,
+  receives and deletes on the same queue at once, where a lost or doubled message would show.
 
 The function writes the message ids (and ApproximateReceiveCount) of each batch to a file of its
 own, so the run can check, afterwards, that no message was lost and none was processed twice.
@@ -24,6 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,6 +103,85 @@ def send_all(cloud: object, url: str, messages: int) -> list[str]:
     return ids
 
 
+@dataclass
+class Phase:
+    """One timed run through a mapping: its messages and how long they took to be processed."""
+
+    name: str
+    sent: list[str]
+    seconds: float
+    send_s: float
+    batch_sizes: Counter = field(default_factory=Counter)
+
+    @property
+    def messages_per_s(self) -> float:
+        return len(self.sent) / self.seconds
+
+    @property
+    def batches_per_s(self) -> float:
+        return sum(self.batch_sizes.values()) / self.seconds
+
+
+def new_mapping(lam: object, sqs: object, queue: str, batch_size: int, enabled: bool) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    window = {"MaximumBatchingWindowInSeconds": 1} if batch_size > 10 else {}
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="worker", BatchSize=batch_size,
+                                           Enabled=enabled, **window)["UUID"]
+    return url, uuid
+
+
+def wait_until_drained(sqs: object, url: str, messages: int) -> None:
+    """A message leaves the queue only once its batch (and the function's file of it) is done."""
+    deadline = time.monotonic() + max(600.0, messages / 5)
+    while True:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        left = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        if left == 0:
+            return
+        if time.monotonic() > deadline:
+            raise Failure(f"{left} messages are still in the queue")
+        time.sleep(0.1)
+
+
+def preloaded(cloud: object, lam: object, sqs: object, messages: int, batch_size: int) -> Phase:
+    """Messages sent while the mapping is disabled, then timed from enabling it: the pollers' own pace."""
+    url, uuid = new_mapping(lam, sqs, "preloaded", batch_size, enabled=False)
+    send_started = time.perf_counter()
+    sent = send_all(cloud, url, messages)
+    send_s = time.perf_counter() - send_started
+    started = time.perf_counter()
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    wait_until_drained(sqs, url, messages)
+    return Phase("preloaded", sent, time.perf_counter() - started, send_s)
+
+
+def live(cloud: object, lam: object, sqs: object, messages: int, batch_size: int) -> Phase:
+    """Messages sent while the mapping reads: from the first send to the last message processed."""
+    url, _ = new_mapping(lam, sqs, "live", batch_size, enabled=True)
+    started = time.perf_counter()
+    sent = send_all(cloud, url, messages)
+    send_s = time.perf_counter() - started
+    wait_until_drained(sqs, url, messages)
+    return Phase("live", sent, time.perf_counter() - started, send_s)
+
+
+def check(phase: Phase, batches: list[list[tuple[str, int]]]) -> None:
+    """Every message of the phase processed exactly once; its batches' sizes recorded."""
+    wanted = set(phase.sent)
+    mine = [batch for batch in batches if batch and batch[0][0] in wanted]
+    counts = Counter(message_id for batch in mine for message_id, _ in batch)
+    lost = wanted - set(counts)
+    duplicates = [message_id for message_id, n in counts.items() if n > 1]
+    redelivered = [message_id for batch in mine for message_id, receives in batch if receives > 1]
+    if lost:
+        raise Failure(f"{phase.name}: {len(lost)} messages lost")
+    if duplicates or redelivered:
+        raise Failure(f"{phase.name}: {len(duplicates)} messages processed more than once ({len(redelivered)} "
+                      "received again) in a run without failures or visibility expiries: AWS would not deliver them twice")
+    phase.batch_sizes = Counter(len(batch) for batch in mine)
+
+
 def run(home: Home, messages: int, batch_size: int, invokes: int, settings: dict[str, str]) -> None:
     seen_dir = home.sub("seen")
     seen_dir.mkdir(parents=True)
@@ -111,64 +193,37 @@ def run(home: Home, messages: int, batch_size: int, invokes: int, settings: dict
                         Environment={"Variables": {"SEEN_DIR": str(seen_dir)}})
         lam.invoke(FunctionName="worker", Payload=sqs_event(batch_size, -1))  # warm
         baseline_s = baseline(lam, invokes, batch_size)
-
-        url = sqs.create_queue(QueueName="bench", Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)})["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        window = {"MaximumBatchingWindowInSeconds": 1} if batch_size > 10 else {}
-        uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="worker", BatchSize=batch_size,
-                                               Enabled=False, **window)["UUID"]
-        send_started = time.perf_counter()
-        sent = send_all(cloud, url, messages)
-        send_s = time.perf_counter() - send_started
-
-        started = time.perf_counter()
-        lam.update_event_source_mapping(UUID=uuid, Enabled=True)
-        deadline = time.monotonic() + max(600.0, messages / 5)
-        while True:  # a message leaves the queue only once its batch, and the function's file, are done
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            left = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-            if left == 0:
-                break
-            if time.monotonic() > deadline:
-                raise Failure(f"after {time.perf_counter() - started:.0f} s, {left} messages are still in the queue")
-            time.sleep(0.1)
-        mapping_s = time.perf_counter() - started
+        phases = [preloaded(cloud, lam, sqs, messages, batch_size), live(cloud, lam, sqs, messages, batch_size)]
     finally:
         cloud.stop()
-
-    batches = [batch for batch in seen_batches(seen_dir) if batch and not batch[0][0].startswith("direct-")]
-    counts = Counter(message_id for batch in batches for message_id, _ in batch)
-    duplicates = {message_id: n for message_id, n in counts.items() if n > 1}
-    redelivered = [message_id for batch in batches for message_id, receives in batch if receives > 1]
-    lost = set(sent) - set(counts)
-    if lost:
-        raise Failure(f"{len(lost)} messages lost")
-    if duplicates or redelivered:
-        raise Failure(f"{len(duplicates)} messages processed more than once ({len(redelivered)} received again) in a "
-                      "run without failures or visibility expiries: AWS would not deliver them twice")
+    batches = seen_batches(seen_dir)
+    for phase in phases:
+        check(phase, batches)
 
     invokes_per_s = invokes / baseline_s
-    messages_per_s = messages / mapping_s
-    batches_per_s = len(batches) / mapping_s
-    sizes = Counter(len(batch) for batch in batches)
-    ratio = messages_per_s / invokes_per_s
     print(f"SQS -> Lambda through an event source mapping: {messages:,} messages, BatchSize {batch_size}")
     print(f"  baseline: {invokes:,} direct invokes, one after another, each with a {batch_size}-record SQS event: "
           f"{baseline_s:.1f} s = {invokes_per_s:.1f} invokes/s")
-    print(f"  (sent {messages:,} messages with the mapping disabled in {send_s:.1f} s, {SENDERS} senders)")
-    print(f"  mapping:  {messages:,} messages in {mapping_s:.1f} s = {messages_per_s:.1f} messages/s, "
-          f"{len(batches):,} batches = {batches_per_s:.1f} batches/s (sizes {dict(sorted(sizes.items()))})")
-    print(f"  checked: every message reached the function exactly once (AWS delivers at least once: again only "
-          f"after a failure or a visibility timeout expiry, and this run had neither)")
-    print(f"RESULT messages_per_s={messages_per_s:.1f} invokes_per_s={invokes_per_s:.1f} "
-          f"batches_per_s={batches_per_s:.1f} RATIO messages/s / invokes/s = {ratio:.2f} "
-          f"(batches/s / invokes/s = {batches_per_s / invokes_per_s:.2f})")
+    for phase in phases:
+        how = ("sent first (mapping disabled) in {:.1f} s, timed from enabling it" if phase.name == "preloaded"
+               else "sent while the mapping reads ({:.1f} s of sending), timed from the first send").format(phase.send_s)
+        print(f"  {phase.name + ':':11} {phase.messages_per_s:7.1f} messages/s, {phase.batches_per_s:6.1f} batches/s "
+              f"({messages:,} in {phase.seconds:.1f} s; {how}; batch sizes {dict(sorted(phase.batch_sizes.items()))})")
+    print("  checked: every message reached the function exactly once (AWS delivers at least once: again only "
+          "after a failure or a visibility timeout expiry, and this run had neither)")
+    main_phase = phases[0]
+    ratio = main_phase.messages_per_s / invokes_per_s
+    print(f"RESULT messages_per_s={main_phase.messages_per_s:.1f} live_messages_per_s={phases[1].messages_per_s:.1f} "
+          f"invokes_per_s={invokes_per_s:.1f} RATIO messages/s / invokes/s = {ratio:.2f} "
+          f"(batches/s / invokes/s = {main_phase.batches_per_s / invokes_per_s:.2f})")
     path = write_results(NAME, {
         "messages": messages, "batch_size": batch_size, "invokes": invokes, "settings": settings,
-        "baseline_s": baseline_s, "send_s": send_s, "mapping_s": mapping_s, "batches": len(batches),
-        "batch_sizes": {str(size): n for size, n in sorted(sizes.items())},
-        "invokes_per_s": invokes_per_s, "messages_per_s": messages_per_s, "batches_per_s": batches_per_s,
-        "ratio_messages_per_invoke_rate": ratio, "lost": 0, "duplicates": 0})
+        "baseline_s": baseline_s, "invokes_per_s": invokes_per_s, "ratio_messages_per_invoke_rate": ratio,
+        "phases": {phase.name: {"seconds": phase.seconds, "send_s": phase.send_s,
+                                "messages_per_s": phase.messages_per_s, "batches_per_s": phase.batches_per_s,
+                                "batch_sizes": {str(size): n for size, n in sorted(phase.batch_sizes.items())}}
+                   for phase in phases},
+        "lost": 0, "duplicates": 0})
     print(f"(results in {path})")
 
 
