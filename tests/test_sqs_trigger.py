@@ -149,7 +149,11 @@ def test_the_execution_role_must_be_allowed_to_read_the_queue(aws, clients) -> N
     error = client_error(lam.create_event_source_mapping, EventSourceArn=arn, FunctionName="worker")
     assert error["Message"] == "The provided execution role does not have permissions to call DeleteMessage on SQS"
     clients["iam"].attach_role_policy(RoleName="poll-role", PolicyArn=SQS_EXECUTION)
-    assert lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="worker")["State"] == "Creating"
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="worker")["UUID"]
+    clients["iam"].detach_role_policy(RoleName="poll-role", PolicyArn=SQS_EXECUTION)
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"
+    error = client_error(lam.update_event_source_mapping, UUID=uuid, Enabled=True)
+    assert error["Message"] == "The provided execution role does not have permissions to call DeleteMessage on SQS"
 
 
 # --- batches --------------------------------------------------------------------------------------

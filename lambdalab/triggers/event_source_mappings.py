@@ -170,20 +170,26 @@ def _list_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
 def _update_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     mapping = _owned(self)
     request = self.json_body or {}
-    fn = _function(self.backend, request["FunctionName"]) if request.get("FunctionName") else \
-        _function(self.backend, mapping.function_arn)
     candidate = mapping.changed(request)
-    candidate.function_arn = _reported_arn(fn)
+    fn = None
+    if request.get("FunctionName"):
+        fn = _function(self.backend, request["FunctionName"])
+        candidate.function_arn = _reported_arn(fn)
     _raise(validation.check(candidate, request, creating=False))
     _raise(_check_filter(candidate))
-    _raise(_check_role(candidate, fn.role))
+    if fn is not None or request.get("DestinationConfig") or (request.get("Enabled") and not mapping.enabled):
+        # The role is asked again for a new function, a new destination, or a mapping switched back on;
+        # disabling a mapping or changing its batch size does not fail on the role (AWS's rule unconfirmed).
+        current = fn or _function_or_none(self.backend, mapping.function_arn)
+        if current is not None:
+            _raise(_check_role(candidate, current.role))
     was_enabled = mapping.enabled
     with _lock:
         mapping.apply(request)
         mapping.function_arn = candidate.function_arn
         mapping.last_modified = _engine.clock.now()
         poller = _pollers.get(mapping.uuid)
-    if isinstance(poller, StreamPoller):
+    if isinstance(poller, StreamPoller) and fn is not None:
         poller.source.role_arn = fn.role  # Kinesis records name the role that read them
     if poller is not None:
         poller.signal()
@@ -228,6 +234,13 @@ def _function(backend: Any, name_or_arn: str) -> Any:
         # LambdaResponse answers a missing function of a mapping with these words (as LocalStack,
         # checked against AWS, does), not with GetFunction's "Function not found".
         _raise(ApiError(INVALID, "Function does not exist"))
+
+
+def _function_or_none(backend: Any, name_or_arn: str) -> Any:
+    try:
+        return backend.get_function(name_or_arn)
+    except UnknownFunctionException:
+        return None
 
 
 def _reported_arn(fn: Any) -> str:
