@@ -83,6 +83,34 @@ def environment_pids(cloud_pid: int) -> list[int]:
     return pids
 
 
+LIMIT_SIGNS = {  # what a failure says -> which limit of the machine or the account was hit
+    "Too many open files": "the cloud's open-files limit (RLIMIT_NOFILE: raise the hard limit, ulimit -Hn)",
+    "TooManyRequestsException": "the account's concurrency limit (LAMBDALAB_ACCOUNT_CONCURRENCY)",
+    "Cannot allocate memory": "the machine's memory",
+    "MemoryError": "the machine's memory",
+    "Resource temporarily unavailable": "processes or threads (ulimit -u, a cgroup's pids.max, kernel.threads-max)",
+    "can't start new thread": "threads (ulimit -u, a cgroup's pids.max, kernel.threads-max)",
+}
+
+
+def limits_hit(texts: list[str]) -> list[str]:
+    """The limits that errors and the cloud's tracebacks name, most frequent first."""
+    found = collections.Counter()
+    for text in texts:
+        for sign, limit in LIMIT_SIGNS.items():
+            if sign in text:
+                found[limit] += 1
+    return [limit for limit, _ in found.most_common()]
+
+
+def admin_or_none(cloud: object, method: str, path: str) -> object:
+    """One of the cloud's own requests, or None when the cloud no longer answers (a limit was hit)."""
+    try:
+        return cloud.admin(method, path)
+    except OSError:
+        return None
+
+
 def rss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -107,9 +135,19 @@ def ramp_steps(started_at: list[float], ramp_began: float) -> list[dict]:
 
 
 class Plateau:
-    """What the cloud looked like with every environment alive at once."""
+    """What the cloud looked like with every environment alive at once (zeros if the cloud is gone)."""
 
     def __init__(self, cloud_pid: int, cpu_window_s: float = 5.0) -> None:
+        self.cloud_cpu_share = 0.0
+        self.environment_pids: list[int] = []
+        self.cloud_pss = self.cloud_rss = self.environments_pss = self.environments_rss = 0
+        self.cloud_threads = self.cloud_fds = self.cloud_open_files_limit = 0
+        try:
+            self._measure(cloud_pid, cpu_window_s)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            pass
+
+    def _measure(self, cloud_pid: int, cpu_window_s: float) -> None:
         cloud = psutil.Process(cloud_pid)
         before = cloud.cpu_times()
         time.sleep(cpu_window_s)  # what keeping them all busy costs the cloud: watcher, CPU share, Runtime APIs
@@ -205,14 +243,17 @@ def run(home: Home, invokes: int, memory_mb: int, ramp_timeout_s: float, setting
                     born[pid] = psutil.Process(pid).create_time()
                 except psutil.Error:
                     continue
-            status = cloud.admin("GET", "/lambdalab/status")
+            status = admin_or_none(cloud, "GET", "/lambdalab/status")
             release.touch()
             released_at = time.monotonic()
             for thread in threads:
                 thread.join(timeout=max(1.0, ramp_timeout_s + 300 - (time.monotonic() - released_at)))
             answers_s = time.monotonic() - released_at
-        cpu_after = cloud_process.cpu_times()
-        cloud.reset()
+        cpu_after = cloud_process.cpu_times() if cloud.process.poll() is None else cpu_before
+        if cloud.process.poll() is not None:
+            problems.append(f"the cloud exited (status {cloud.process.returncode}) during the run")
+        if admin_or_none(cloud, "POST", "/lambdalab/reset") is None:
+            problems.append("the cloud did not answer POST /lambdalab/reset (see its log's tracebacks)")
         left_after_reset = wait_for_no_descendants(cloud_pid, timeout_s=60)
     finally:
         release.touch()
@@ -252,13 +293,17 @@ def run(home: Home, invokes: int, memory_mb: int, ramp_timeout_s: float, setting
     print(f"  cloud: {figures['cloud_threads']} threads, {figures['cloud_fds']} open files (soft limit "
           f"{figures['cloud_open_files_soft_limit']}), {cloud_cpu_s:.1f} s of CPU during the run, "
           f"{figures['cloud_cpu_while_holding']:.0%} of a core while all were executing; "
-          f"the cloud counted {status['environments']} environments, {status['concurrent_executions']} executing")
+          + (f"the cloud counted {status['environments']} environments, {status['concurrent_executions']} executing"
+             if status else "THE CLOUD DID NOT ANSWER (it has stopped: see the tracebacks below)"))
     print(f"  answers: {len(answered)}/{invokes} within {answers_s:.1f} s of the release, from {len(distinct)} "
           f"distinct environments")
     for error, count in errors.most_common(5):
         print(f"    {count} x {error}")
     if traceback_kinds:
         print("  note: the cloud's log holds tracebacks: " + "; ".join(f"{n} x {k}" for k, n in traceback_kinds.items()))
+    hit = limits_hit(list(errors.elements()) + list(traceback_kinds.elements()))
+    if hit:
+        print("  LIMIT HIT: " + "; ".join(hit))
     print(f"  processes left after reset: {len(left_after_reset)}"
           + (f" ({describe(left_after_reset)})" if left_after_reset else "")
           + f"; alive after the cloud stopped: {len(alive_after_stop)}")
@@ -275,7 +320,7 @@ def run(home: Home, invokes: int, memory_mb: int, ramp_timeout_s: float, setting
         "plateau": figures, "peak_rss_sampled_mb": round(sampler.peak_bytes / 2**20, 1),
         "peak_rss_processes": sampler.peak_processes, "cloud_cpu_s": round(cloud_cpu_s, 2),
         "answered": len(answered), "distinct_environments": len(distinct), "answers_after_release_s": round(answers_s, 2),
-        "errors": dict(errors), "cloud_log_tracebacks": dict(traceback_kinds),
+        "errors": dict(errors), "cloud_log_tracebacks": dict(traceback_kinds), "limits_hit": hit,
         "left_after_reset": len(left_after_reset), "alive_after_stop": len(alive_after_stop), "problems": problems,
     })
     print(f"(results in {path})")

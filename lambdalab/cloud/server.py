@@ -119,6 +119,8 @@ class LocalCloud:
         while True:
             time.sleep(interval_s)
             current = state.read(self.root)
+            if current is None and state.state_path(self.root).exists():
+                continue  # there but unreadable now (out of file descriptors, say): not gone
             if current is None or current.pid != os.getpid():
                 print("Lambda Lab: the state file of this cloud is gone; stopping.", flush=True)
                 self._server.shutdown()

@@ -8,6 +8,7 @@ server on 127.0.0.1, so ``AWS_LAMBDA_RUNTIME_API`` is a plain host:port as on AW
 
 from __future__ import annotations
 
+import errno
 import json
 import queue
 import re
@@ -80,8 +81,11 @@ class RuntimeApi:
         while not self._closed:
             try:
                 connection, address = self._server.socket.accept()
-            except OSError:
-                return
+            except OSError as error:
+                if self._closed or error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    return
+                time.sleep(0.05)  # out of descriptors for a moment: the runtime's connection waits, not dies
+                continue
             self._server.process_request(connection, address)
 
     @property
