@@ -69,7 +69,8 @@ def use_virtual(start: datetime | None = None) -> datetime:
 
 
 def use_real() -> datetime:
-    """Back to real time."""
+    """Let time run at real pace again, on from where the clock stands: a clock you moved three days
+    ahead stays three days ahead (until lambdalab.reset()), so nothing booked in between jumps."""
     return _when(_client.admin_request(_cloud(), "POST", "/lambdalab/clock", body={"mode": "real"})["now"])  # type: ignore[index]
 
 

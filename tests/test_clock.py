@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -89,3 +90,24 @@ def test_clock_through_the_cloud(cloud) -> None:
     assert answer["now"] == 90 and answer["virtual"] is True
     cloud.admin_json("POST", "/lambdalab/clock", {"mode": "real"})
     assert cloud.admin_json("GET", "/lambdalab/clock")["virtual"] is False
+
+
+def test_back_to_real_time_the_clock_runs_on_from_where_it_stood() -> None:
+    clock = CloudClock()
+    clock.use_virtual()
+    clock.advance(3 * 86_400)
+    ahead = clock.now()
+    ran = threading.Event()
+    clock.call_later(0.05, ran.set)  # booked in the advanced time: still due 50 ms from now
+    clock.use_real()
+    assert clock.now() >= ahead
+    assert ran.wait(10)
+
+
+def test_a_reset_puts_the_clock_back_to_the_wall_clock() -> None:
+    clock = CloudClock()
+    clock.use_virtual()
+    clock.advance(86_400)
+    clock.use_real()
+    clock.reset()
+    assert abs(clock.now() - time.time()) < 60

@@ -52,6 +52,9 @@ class CloudClock:
         self._timers: list[Timer] = []
         self._sequence = itertools.count()
         self._virtual_now: float | None = None
+        # Real time runs on from wherever the clock was left: never backwards, so messages, retries
+        # and schedules booked while the clock was advanced keep their distance from "now".
+        self._offset_s = 0.0
         self._changed = threading.Condition(self._lock)
         self._busy_checks: list[Callable[[], bool]] = []
         self._time_listeners: list[Callable[[float], None]] = []
@@ -66,7 +69,7 @@ class CloudClock:
     def now(self) -> float:
         """Seconds since the epoch, real or virtual."""
         virtual = self._virtual_now
-        return time.time() if virtual is None else virtual
+        return time.time() + self._offset_s if virtual is None else virtual
 
     @property
     def is_virtual(self) -> bool:
@@ -103,12 +106,14 @@ class CloudClock:
     def use_virtual(self, start: float | None = None) -> None:
         """Stop real time: from now on the clock moves only when advanced."""
         with self._lock:
-            self._virtual_now = time.time() if start is None else float(start)
+            self._virtual_now = self.now() if start is None else float(start)
             self._changed.notify_all()
 
     def use_real(self) -> None:
-        """Back to real time; timers booked in virtual time run when real time reaches them."""
+        """Let time run at real pace again, from the moment the clock stands at (not the wall clock's)."""
         with self._lock:
+            if self._virtual_now is not None:
+                self._offset_s = self._virtual_now - time.time()
             self._virtual_now = None
             self._changed.notify_all()
 
@@ -119,6 +124,7 @@ class CloudClock:
                 timer.cancel()
             self._timers.clear()
             self._virtual_now = None
+            self._offset_s = 0.0
             self._changed.notify_all()
 
     def stop(self) -> None:
@@ -189,7 +195,7 @@ class CloudClock:
                 if self.is_virtual or not self._timers:
                     self._changed.wait(1.0)
                     continue
-                wait_s = self._timers[0].when - time.time()
+                wait_s = self._timers[0].when - self.now()
                 if wait_s > 0:
                     self._changed.wait(min(wait_s, 1.0))
                     continue

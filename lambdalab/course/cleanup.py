@@ -12,7 +12,7 @@ from ..cloud.connection import aws_client
 
 def clean_up(prefix: str) -> list[str]:
     """Delete what is named prefix*: event source mappings and EventBridge rules of it, functions, roles,
-    log groups, buckets, tables, queues, topics and HTTP APIs; returns what went."""
+    log groups, buckets, tables, queues, topics, Kinesis streams and HTTP APIs; returns what went."""
     if not prefix:
         raise ValueError("clean_up needs a prefix, so that it never deletes everything")
     removed: list[str] = []
@@ -25,6 +25,7 @@ def clean_up(prefix: str) -> list[str]:
     removed += _tables(prefix)
     removed += _queues(prefix)
     removed += _topics(prefix)
+    removed += _streams(prefix)
     removed += _http_apis(prefix)
     return removed
 
@@ -57,6 +58,14 @@ def _topics(prefix: str) -> list[str]:
     for arn in arns:
         sns.delete_topic(TopicArn=arn)
     return [f"topic {arn.rsplit(':', 1)[-1]}" for arn in arns]
+
+
+def _streams(prefix: str) -> list[str]:
+    kinesis = aws_client("kinesis")
+    names = [n for n in kinesis.list_streams().get("StreamNames", []) if n.startswith(prefix)]
+    for name in names:
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    return [f"stream {name}" for name in names]
 
 
 def _http_apis(prefix: str) -> list[str]:
