@@ -24,7 +24,7 @@ from support import (create_function, environment_processes, invoke_json, log_ta
                      wait_until)
 
 SETTINGS = Settings()
-LOOP = 1_500_000  # about 0.05 s of CPU here: tens of slices at 128 MB
+LOOP = 4_000_000  # about 0.15 s of CPU here: dozens of slices at 128 MB, even if the slicer looks late
 
 # Counts the SIGCONTs that reach the runtime while the handler computes (or sleeps).
 COUNTING = """
