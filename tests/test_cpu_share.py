@@ -54,6 +54,17 @@ def handler(event, context):
     return {'continues_at_init': len(continues)}
 """ % LOOP
 
+# The work is done by a child process; the handler only waits for it.
+CHILD_WORKS = """
+import signal, subprocess, sys
+def handler(event, context):
+    continues = []
+    signal.signal(signal.SIGCONT, lambda *_: continues.append(1))
+    subprocess.run([sys.executable, '-c', 'n = 0\\nfor i in range(%d): n += i' % event['loop']], check=True)
+    signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    return {'continues': len(continues)}
+"""
+
 FOREVER = "def handler(event, context):\n    while True:\n        pass\n"
 MEMORY_BOMB = """
 def handler(event, context):
@@ -218,6 +229,11 @@ def test_a_cpu_bound_128_mb_function_is_stopped_and_continued_while_it_computes(
     create_function(lam, "small", COUNTING, role, MemorySize=128)
     body = counting_invoke(lam, "small", loop=LOOP)
     assert body["continues"] > 0
+
+
+def test_the_cpu_of_child_processes_counts_against_the_share(lam, role):
+    create_function(lam, "parent", CHILD_WORKS, role, MemorySize=1024, Timeout=60)
+    assert counting_invoke(lam, "parent", loop=6 * LOOP)["continues"] > 0
 
 
 def test_several_busy_environments_are_each_sliced(lam, role):
