@@ -104,7 +104,7 @@ class CpuBudget:
     share: float  # CPU-seconds per second (vCPUs)
     period_s: float
     tokens_s: float = field(default=-1.0)
-    running_rate: float = 1.0  # CPU-seconds per second in the last interval it ran; 1.0 until measured
+    running_rate: float = 1.0  # CPU-seconds per second lately, while it ran; 1.0 until measured
 
     def __post_init__(self) -> None:
         if self.tokens_s < 0:
@@ -125,10 +125,14 @@ class CpuBudget:
         ceiling = math.inf if stopped else max(self.capacity_s, self.tokens_s)
         self.tokens_s = min(ceiling, self.tokens_s + self.share * elapsed_s - used_s)
         if not stopped and elapsed_s > 0:
-            self.running_rate = used_s / elapsed_s
+            # Smoothed over about half a period: a process that was runnable but not scheduled
+            # for a few ms (a busy machine) is still computing, not waiting.
+            weight = math.exp(-elapsed_s / (self.period_s / 2))
+            self.running_rate = weight * self.running_rate + (1 - weight) * used_s / elapsed_s
 
     def should_stop(self) -> bool:
-        return self.tokens_s <= 0
+        """Out of time, or so nearly that the next look could only come after it ran out."""
+        return self.tokens_s <= MIN_CHECK_INTERVAL_S / 2
 
     def should_continue(self) -> bool:
         return self.tokens_s >= self.capacity_s * 0.999
@@ -262,6 +266,7 @@ class _Account:
         self.stops = stops
         self.kept = kept
         self.active = True
+        self.starting = True  # the first look closes the idle time before the work: no rate from it
         self.next_look = time.monotonic()
         self.lock = threading.Lock()
 
@@ -274,6 +279,8 @@ class _Account:
             stopped = self.stops.held(OUT_OF_CPU)
             kept.budget.update(now - kept.looked_at, cpu_s - kept.cpu_s, stopped)
             kept.cpu_s, kept.looked_at = cpu_s, now
+            if self.starting:  # work is starting: assume it computes until a look says otherwise
+                kept.budget.running_rate, self.starting = 1.0, False
             if stopped and kept.budget.should_continue():
                 self.stops.release(OUT_OF_CPU)
                 stopped = False
