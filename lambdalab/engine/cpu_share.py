@@ -35,7 +35,7 @@ import signal
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..settings import Settings
@@ -103,11 +103,11 @@ class CpuBudget:
 
     share: float  # CPU-seconds per second (vCPUs)
     period_s: float
-    tokens_s: float = field(default=-1.0)
+    tokens_s: float = math.nan  # CPU time left; a new bucket starts full
     running_rate: float = 1.0  # CPU-seconds per second lately, while it ran; 1.0 until measured
 
     def __post_init__(self) -> None:
-        if self.tokens_s < 0:
+        if math.isnan(self.tokens_s):
             self.tokens_s = self.capacity_s
 
     @property
