@@ -51,12 +51,12 @@ def install(lambda_engine: LambdaEngine) -> None:
         return
     _installed = True
     backend = lambda_models.LambdaBackend
-    _wrap(backend, "create_function", _checked_create)
-    _wrap(backend, "update_function_configuration", _checked_update_configuration)
-    _wrap(backend, "update_function_code", _checked_update_code)
-    _wrap(backend, "put_function_concurrency", _checked_put_concurrency)
-    _wrap(backend, "delete_function_concurrency", _released_concurrency)
-    _wrap(backend, "delete_function", _retiring_delete)
+    wrap(backend, "create_function", _checked_create)
+    wrap(backend, "update_function_configuration", _checked_update_configuration)
+    wrap(backend, "update_function_code", _checked_update_code)
+    wrap(backend, "put_function_concurrency", _checked_put_concurrency)
+    wrap(backend, "delete_function_concurrency", _released_concurrency)
+    wrap(backend, "delete_function", _retiring_delete)
     iam_enforcement.install()
     LambdaResponse.invoke = _invoke_api
     LambdaResponse.invoke_async = _invoke_async_api
@@ -106,7 +106,8 @@ def _account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     return 200, {"content-type": "application/json", "status": "200"}, json.dumps(document)
 
 
-def _wrap(cls: type, name: str, replacement: Any) -> None:
+def wrap(cls: type, name: str, replacement: Any) -> None:
+    """Put replacement(original, self, *args, **kwargs) in front of a moto method."""
     original = getattr(cls, name)
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -73,12 +73,12 @@ def install(engine: Any) -> None:
 
     from .http import routes  # noqa: F401  (registers GET /lambdalab/http)
 
-    moto_hooks._wrap(ApiGatewayV2Backend, "create_api", _indexed_http_api)
-    moto_hooks._wrap(ApiGatewayV2Backend, "get_api", _addressed_http_api)
-    moto_hooks._wrap(ApiGatewayV2Backend, "get_apis", _addressed_http_apis)
-    moto_hooks._wrap(APIGatewayBackend, "create_rest_api", _indexed_rest_api)
-    moto_hooks._wrap(ApiGatewayV2Response, "create_api", _quick_create)
-    moto_hooks._wrap(APIGatewayResponse, "create_rest_api", _with_binary_media_types)
+    moto_hooks.wrap(ApiGatewayV2Backend, "create_api", _indexed_http_api)
+    moto_hooks.wrap(ApiGatewayV2Backend, "get_api", _addressed_http_api)
+    moto_hooks.wrap(ApiGatewayV2Backend, "get_apis", _addressed_http_apis)
+    moto_hooks.wrap(APIGatewayBackend, "create_rest_api", _indexed_rest_api)
+    moto_hooks.wrap(ApiGatewayV2Response, "create_api", _quick_create)
+    moto_hooks.wrap(APIGatewayResponse, "create_rest_api", _with_binary_media_types)
     front_door.add_resolver(index.site)
 
 

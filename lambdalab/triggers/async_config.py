@@ -140,8 +140,8 @@ def install() -> None:
     LambdaResponse.delete_function_event_invoke_config = _delete_api
     LambdaResponse.list_function_event_invoke_configs = _list_api
     backend = lambda_models.LambdaBackend
-    moto_hooks._wrap(backend, "create_function", _create_with_dead_letter)
-    moto_hooks._wrap(backend, "update_function_configuration", _update_with_dead_letter)
+    moto_hooks.wrap(backend, "create_function", _create_with_dead_letter)
+    moto_hooks.wrap(backend, "update_function_configuration", _update_with_dead_letter)
     original_configuration = lambda_models.LambdaFunction.get_configuration
 
     def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

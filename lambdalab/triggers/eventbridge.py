@@ -43,11 +43,11 @@ def install(engine: Any) -> None:
 
     models.Rule.send_to_targets = send_to_targets
     backend = models.EventsBackend
-    moto_hooks._wrap(backend, "put_rule", _checked_put_rule)
-    moto_hooks._wrap(backend, "put_events", _stamped_put_events)
-    moto_hooks._wrap(backend, "enable_rule", _resynced)
-    moto_hooks._wrap(backend, "disable_rule", _resynced)
-    moto_hooks._wrap(backend, "delete_rule", _forgotten)
+    moto_hooks.wrap(backend, "put_rule", _checked_put_rule)
+    moto_hooks.wrap(backend, "put_events", _stamped_put_events)
+    moto_hooks.wrap(backend, "enable_rule", _resynced)
+    moto_hooks.wrap(backend, "disable_rule", _resynced)
+    moto_hooks.wrap(backend, "delete_rule", _forgotten)
 
 
 def reset() -> None:

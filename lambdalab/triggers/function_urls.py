@@ -146,7 +146,7 @@ def install(engine: Any) -> None:
     LambdaResponse.update_function_url_config = _update_api
     LambdaResponse.delete_function_url_config = _delete_api
     LambdaResponse.list_function_url_configs = _list_api
-    moto_hooks._wrap(LambdaBackend, "delete_function", _deleting_urls)
+    moto_hooks.wrap(LambdaBackend, "delete_function", _deleting_urls)
     front_door.add_resolver(_resolve)
 
 

@@ -42,8 +42,8 @@ def install() -> None:
     _installed = True
     from moto.awslambda.models import LambdaBackend
 
-    moto_hooks._wrap(LambdaBackend, "add_permission", _checked_add_permission)
-    moto_hooks._wrap(LambdaBackend, "remove_permission", _checked_remove_permission)
+    moto_hooks.wrap(LambdaBackend, "add_permission", _checked_add_permission)
+    moto_hooks.wrap(LambdaBackend, "remove_permission", _checked_remove_permission)
 
 
 def _error(code: str, message: str, status: int = 400) -> moto_hooks.ApiException:

@@ -49,9 +49,9 @@ def install(engine: Any) -> None:
 
     notifications.send_event = send_event
     backend = models.S3Backend
-    moto_hooks._wrap(backend, "put_bucket_notification_configuration", _validated_configuration)
-    moto_hooks._wrap(backend, "complete_multipart_upload", _completing_upload)
-    moto_hooks._wrap(backend, "_set_delete_marker", _delete_marker_event)
+    moto_hooks.wrap(backend, "put_bucket_notification_configuration", _validated_configuration)
+    moto_hooks.wrap(backend, "complete_multipart_upload", _completing_upload)
+    moto_hooks.wrap(backend, "_set_delete_marker", _delete_marker_event)
     _filter_names_in_any_case()
 
 

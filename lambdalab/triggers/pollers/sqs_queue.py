@@ -29,6 +29,8 @@ from typing import Any
 
 from moto.sqs import models as sqs_models
 
+from ...cloud.moto_hooks import wrap
+
 _clock_now: Callable[[], float] = time.time
 _on_change: Callable[[str], None] = lambda queue_arn: None
 _on_dead_letter: Callable[[Any, Any, Any], None] = lambda queue, dead_letter_queue, message: None
@@ -52,21 +54,10 @@ def install(clock_now: Callable[[], float], on_change: Callable[[str], None],
     sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)
     sqs_models.Queue.approximate_number_of_messages_not_visible = property(_hidden_count)
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _within_retention
-    _wrap(sqs_models.Queue, "add_message", _added)
-    _wrap(sqs_models.Queue, "delete_message", _locked_delete)
-    _wrap(sqs_models.SQSBackend, "receive_message", _receive)
-    _wrap(sqs_models.SQSBackend, "change_message_visibility", _visibility_changed)
-
-
-def _wrap(cls: type, name: str, replacement: Callable[..., Any]) -> None:
-    original = getattr(cls, name)
-
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return replacement(original, self, *args, **kwargs)
-
-    method.__name__ = name
-    method.__doc__ = original.__doc__
-    setattr(cls, name, method)
+    wrap(sqs_models.Queue, "add_message", _added)
+    wrap(sqs_models.Queue, "delete_message", _locked_delete)
+    wrap(sqs_models.SQSBackend, "receive_message", _receive)
+    wrap(sqs_models.SQSBackend, "change_message_visibility", _visibility_changed)
 
 
 def _unix_time(dt: Any = None) -> float:
