@@ -45,6 +45,12 @@ class InvokeResult:
     raw: bytes
     request_id: str
 
+    def error_summary(self) -> str:
+        """The function's error in a sentence, without the stack trace (checks quote it to the learner)."""
+        document = self.payload if isinstance(self.payload, dict) else {}
+        kind = document.get("errorType", self.function_error)
+        return f"{kind}: {str(document.get('errorMessage', self.payload))[:300]}"
+
 
 def invoke(name: str, event: Any = None, state: CloudState | None = None) -> InvokeResult:
     response = aws_client("lambda", state).invoke(FunctionName=name, Payload=json.dumps(event if event is not None else {}),

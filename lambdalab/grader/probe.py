@@ -28,5 +28,14 @@ class Probe:
         except lam.exceptions.ResourceNotFoundException:
             return None
 
+    def function_or_not_yet(self, name: str, message: str, hint: str) -> dict:
+        """The function's configuration; a check that needs it says "not yet" when it is missing."""
+        from .registry import NotYet
+
+        configuration = self.function(name)
+        if configuration is None:
+            raise NotYet(message, hint)
+        return configuration
+
     def invoke(self, name: str, event: Any = None) -> InvokeResult:
         return invoke(name, event, self.state)

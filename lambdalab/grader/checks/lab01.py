@@ -82,10 +82,8 @@ def _failure(function: str, description: str, event: Any, payload: Any) -> NotYe
 
 
 def _function_or_not_yet(probe: Probe, function: str, where: str) -> dict:
-    configuration = probe.function(function)
-    if configuration is None:
-        raise NotYet(f"There is no function called {function} yet.", f"Create it first ({where}), then check again.")
-    return configuration
+    return probe.function_or_not_yet(function, f"There is no function called {function} yet.",
+                                     f"Create it first ({where}), then check again.")
 
 
 # --- lesson 01: Your turn -------------------------------------------------------------------

@@ -52,24 +52,13 @@ def _order_total(items: list[dict]) -> dict:
 # --- helpers ---------------------------------------------------------------------------------
 
 def _configuration(probe, name: str) -> dict:
-    configuration = probe.function(name)
-    if configuration is None:
-        raise NotYet(f"There is no function {name}.", SET_UP)
-    return configuration
-
-
-def _failure(result) -> str:
-    """The function's error, in a sentence, without the stack trace."""
-    document = result.payload if isinstance(result.payload, dict) else {}
-    kind = document.get("errorType", result.function_error)
-    message = str(document.get("errorMessage", result.payload))[:300]
-    return f"{kind}: {message}"
+    return probe.function_or_not_yet(name, f"There is no function {name}.", SET_UP)
 
 
 def _invoke_ok(probe, name: str, event: dict, hint: str):
     result = probe.invoke(name, event)
     if result.function_error:
-        raise NotYet(f"An invoke of {name} failed: {_failure(result)}", hint)
+        raise NotYet(f"An invoke of {name} failed: {result.error_summary()}", hint)
     return result
 
 

@@ -32,10 +32,7 @@ def totals_of(text: str) -> dict:
 
 
 def _function(probe: Probe) -> dict:
-    configuration = probe.function(FUNCTION)
-    if configuration is None:
-        raise NotYet(f"There is no function {FUNCTION} yet.", "Deploy it in part 2 of the lab.")
-    return configuration
+    return probe.function_or_not_yet(FUNCTION, f"There is no function {FUNCTION} yet.", "Deploy it in part 2 of the lab.")
 
 
 def _arn(probe: Probe, service: str, name: str) -> str:

@@ -28,10 +28,7 @@ TUNE = (f"Run the power-tuning cell of Task 1 (at least {MIN_SIZES} memory sizes
 
 
 def _configuration(probe) -> dict:
-    configuration = probe.function(FUNCTION)
-    if configuration is None:
-        raise NotYet(f"There is no function {FUNCTION}.", SET_UP)
-    return configuration
+    return probe.function_or_not_yet(FUNCTION, f"There is no function {FUNCTION}.", SET_UP)
 
 
 def measured_rows(records: list[dict], function_name: str = FUNCTION,

@@ -47,16 +47,7 @@ HIDDEN_ORDERS = [
 # --- helpers --------------------------------------------------------------------------------------
 
 def _configuration(probe, name: str) -> dict:
-    configuration = probe.function(name)
-    if configuration is None:
-        raise NotYet(f"There is no function {name} yet.", SET_UP)
-    return configuration
-
-
-def _failure(result) -> str:
-    document = result.payload if isinstance(result.payload, dict) else {}
-    kind = document.get("errorType", result.function_error)
-    return f"{kind}: {str(document.get('errorMessage', result.payload))[:300]}"
+    return probe.function_or_not_yet(name, f"There is no function {name} yet.", SET_UP)
 
 
 # --- the checks -------------------------------------------------------------------------------------
@@ -71,7 +62,7 @@ def node_port(probe) -> str:
     for event in HIDDEN_INVOICES:
         result = probe.invoke(NODE_PORT, event)
         if result.function_error:
-            raise NotYet(f"An invoke of {NODE_PORT} failed: {_failure(result)}",
+            raise NotYet(f"An invoke of {NODE_PORT} failed: {result.error_summary()}",
                          "Invoke it yourself with the sample event and read the error (Node.js calls it 'trace').")
         if result.payload != invoice(event):
             raise NotYet(f"{NODE_PORT} runs, but for another invoice its answer differs from the Python original.",
@@ -92,7 +83,7 @@ def packaged(probe) -> str:
     for xml in HIDDEN_ORDERS:
         result = probe.invoke(PACKAGED, {"xml": xml})
         if result.function_error:
-            raise NotYet(f"An invoke of {PACKAGED} failed: {_failure(result)}", hint)
+            raise NotYet(f"An invoke of {PACKAGED} failed: {result.error_summary()}", hint)
         if result.payload != order_summary(xml):
             raise NotYet(f"{PACKAGED} runs, but its summary of another order is wrong.",
                          "Deploy ORDERS_SOURCE unchanged: only its packaging was missing.")
