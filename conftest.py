@@ -42,7 +42,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return
     notebook = item.nodeid.split("::", 1)[0]
     if nextitem is None or nextitem.nodeid.split("::", 1)[0] != notebook:
-        from lambdalab.cloud import client
+        from lambdalab.client import control as client
 
         home = _homes.get(notebook)
         if home:

@@ -49,7 +49,7 @@ class PssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _family(self) -> list[psutil.Process]:
-        from lambdalab.cloud import state
+        from lambdalab.core import state
 
         pids = set(self.roots)
         current = state.read(self.home)
@@ -105,7 +105,7 @@ def start_jupyterlab(home: Home) -> subprocess.Popen:
 
 
 def body(home: Home) -> None:
-    from lambdalab.cloud import client
+    from lambdalab.client import control as client
 
     cloud_home = home.sub("learner")
     os.environ["LAMBDALAB_HOME"] = str(cloud_home)

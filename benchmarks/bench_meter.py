@@ -63,10 +63,10 @@ def listener_seconds(records: int) -> tuple[float, int]:
     """Seconds per invocation of meter.record + metrics.record; datapoints stored per second of records."""
     from moto.cloudwatch.models import cloudwatch_backends
 
-    from lambdalab.cloud.clock import CloudClock
+    from lambdalab.core.clock import CloudClock
     from lambdalab.engine.concurrency import ConcurrencyCounter
     from lambdalab.records.meter import Meter
-    from lambdalab.records.metrics import LambdaMetrics
+    from lambdalab.aws.metrics_sink import LambdaMetrics
 
     clock = CloudClock()
     meter, metrics = Meter(clock), LambdaMetrics(clock, ConcurrencyCounter(1000))

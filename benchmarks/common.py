@@ -116,7 +116,7 @@ def _serve_echo_cloud() -> None:
 
 def setting_variables(assignments: list[str]) -> dict[str, str]:
     """["watch_interval_s=0.05"] -> {"LAMBDALAB_WATCH_INTERVAL_S": "0.05"}: settings for a cloud's environment."""
-    from lambdalab.settings import Settings
+    from lambdalab.core.settings import Settings
 
     known = set(Settings.__dataclass_fields__)
     variables = {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from .cloud import client as _client
-from .cloud import state as _state
+from .client import control as _client
+from .core import state as _state
 
 __all__ = ["start", "reset", "stop", "status", "environments", "invocations", "invoke_panel", "log_viewer",
            "environment_view", "check", "progress", "clean_up", "clock", "bill", "event_flow", "power_tune",

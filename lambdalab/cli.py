@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .cloud import server, state
+    from .cloud import server
+    from .core import state
 
     running = state.running()
     if running is not None:
@@ -44,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _start(_: argparse.Namespace) -> int:
-    from .cloud import client
+    from .client import control as client
 
     current = client.ensure_running()
     print(f"Local cloud at {current.endpoint} (pid {current.pid}). `eval $(lambdalab env)` points the AWS CLI at it.")
@@ -52,7 +53,7 @@ def _start(_: argparse.Namespace) -> int:
 
 
 def _env(_: argparse.Namespace) -> int:
-    from .cloud import client
+    from .client import control as client
 
     current = client.ensure_running()
     for name, value in client.aws_environment(current).items():
@@ -61,7 +62,7 @@ def _env(_: argparse.Namespace) -> int:
 
 
 def _stop(_: argparse.Namespace) -> int:
-    from .cloud import client
+    from .client import control as client
 
     print("Local cloud stopped." if client.stop() else "No local cloud was running.")
     return 0
@@ -76,7 +77,7 @@ def _reset(_: argparse.Namespace) -> int:
 
 
 def _status(_: argparse.Namespace) -> int:
-    from .cloud import state
+    from .core import state
 
     current = state.running()
     if current is None:

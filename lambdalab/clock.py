@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .cloud import client as _client
-from .cloud import state as _state
+from .client import control as _client
+from .core import state as _state
 
 __all__ = ["now", "use_virtual", "use_real", "advance", "is_virtual", "Advanced"]
 

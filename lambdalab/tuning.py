@@ -184,7 +184,7 @@ def power_tune(function_name: str, memory_sizes: Iterable[int] = DEFAULT_MEMORY_
         raise PowerTuningError(f"architecture must be one of {sorted(pricing.DURATION_TIERS)} or None, "
                                f"not {architecture!r}")
     if client is None:
-        from .cloud.connection import aws_client
+        from .client.connection import aws_client
 
         client = aws_client("lambda")
     configuration = _configuration(client, function_name)

@@ -341,7 +341,7 @@ def test_rest_aws_iam_methods_need_an_execute_api_signature(aws, lam, role):
 
 
 def test_rest_api_address_helper_reads_the_front_door(aws, monkeypatch):
-    from lambdalab.triggers.http import addresses
+    from lambdalab.client import http_addresses as addresses
 
     monkeypatch.setenv("LAMBDALAB_HOME", str(aws.home))
     assert addresses.rest_api_url("abc123", "prod") == f"{front_door(aws)}/abc123/prod/"

@@ -84,7 +84,7 @@ def jupyterlab(tmp_path: Path):
         server.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.kill()
-    from lambdalab.cloud import client
+    from lambdalab.client import control as client
 
     client.stop(home)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lambdalab.cloud.clock import CloudClock
+from lambdalab.core.clock import CloudClock
 
 
 def test_virtual_time_stands_still_until_advanced() -> None:

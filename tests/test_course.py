@@ -64,7 +64,7 @@ def test_the_generator_strips_outputs():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "labs").glob("*.ipynb")), ids=lambda p: p.name)
 def test_an_unfilled_lab_runs_and_its_checks_say_not_yet(path: Path, tmp_path: Path, monkeypatch):
-    from lambdalab.cloud import client
+    from lambdalab.client import control as client
 
     home = ROOT / ".pytest-tmp" / f"unfilled-{path.stem}-{os.getpid()}"
     monkeypatch.setenv("LAMBDALAB_HOME", str(home))

@@ -19,7 +19,7 @@ import pytest
 
 from lambdalab.engine import cpu_share
 from lambdalab.engine.cpu_share import FROZEN, OUT_OF_CPU, CpuBudget, GroupCpuClock, GroupStops
-from lambdalab.settings import Settings
+from lambdalab.core.settings import Settings
 from support import (create_function, environment_processes, invoke_json, log_tail, report_line, start_cloud,
                      wait_until)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdalab.records import metrics
+from lambdalab.aws import metrics_sink as metrics
 from support import create_function, create_role, invoke_json, wait_until
 
 WORK = """import time
@@ -183,7 +183,7 @@ def test_the_iterator_age_hook_writes_a_per_function_metric():
     """put_iterator_age is what the stream pollers call; it writes into the cloud process's CloudWatch."""
     from moto.cloudwatch.models import cloudwatch_backends
 
-    from lambdalab.cloud.clock import CloudClock
+    from lambdalab.core.clock import CloudClock
     from lambdalab.engine.concurrency import ConcurrencyCounter
 
     clock = CloudClock()
@@ -204,7 +204,7 @@ def test_a_busy_second_is_one_statistic_set_per_series_whatever_the_number_of_in
     """Memory grows with the seconds the cloud was busy, not with the invokes; the statistics stay exact."""
     from moto.cloudwatch.models import cloudwatch_backends
 
-    from lambdalab.cloud.clock import CloudClock
+    from lambdalab.core.clock import CloudClock
     from lambdalab.engine.concurrency import ConcurrencyCounter
     from lambdalab.engine.service import InvocationRecord
 

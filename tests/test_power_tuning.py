@@ -229,7 +229,7 @@ def test_the_latest_tuning_run_of_each_size_counts_not_a_stray_invoke_after_it()
 
 @pytest.fixture
 def probe(aws):
-    from lambdalab.cloud.state import CloudState
+    from lambdalab.core.state import CloudState
     from lambdalab.grader.probe import Probe
 
     return Probe(CloudState(**aws.state))

@@ -32,13 +32,15 @@ from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
-from .. import settings as settings_module  # noqa: E402
+from ..core import settings as settings_module  # noqa: E402
 from ..engine.service import LambdaEngine  # noqa: E402
 from .. import triggers  # noqa: E402
-from ..records import flow_routes  # noqa: E402,F401  (registers /lambdalab/flow)
-from ..records import bill_routes  # noqa: E402,F401  (registers /lambdalab/bill and /lambdalab/meter)
-from . import accounts, admin, clock_routes, moto_hooks, state  # noqa: E402,F401
-from .clock import CloudClock  # noqa: E402
+from .routes import flow as flow_routes  # noqa: E402,F401  (registers /lambdalab/flow)
+from .routes import bill as bill_routes  # noqa: E402,F401  (registers /lambdalab/bill and /lambdalab/meter)
+from ..aws import accounts, lambda_api as moto_hooks
+from ..core import admin, state
+from .routes import clock as clock_routes  # noqa: E402,F401
+from ..core.clock import CloudClock  # noqa: E402
 
 HOST = "127.0.0.1"
 # A thousand invokes at once (the account's concurrency) must queue for accept(), not be dropped:

@@ -7,7 +7,7 @@ would delete the same resources with the same boto3 calls; the lessons show thos
 
 from __future__ import annotations
 
-from ..cloud.connection import aws_client
+from ..client.connection import aws_client
 
 
 def clean_up(prefix: str) -> list[str]:

@@ -32,7 +32,7 @@ def grade_folder(folder: Path, output: Path, timeout_s: int = 600, progress=prin
 
 def _grade_one(path: Path, timeout_s: int) -> dict:
     """Each submission gets an empty home, so a cloud and progress file of its own."""
-    from ..cloud import client
+    from ..client import control as client
 
     with tempfile.TemporaryDirectory(prefix="lambdalab-grade-", dir=Path.home()) as home:
         previous = os.environ.get("LAMBDALAB_HOME")

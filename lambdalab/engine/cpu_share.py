@@ -38,7 +38,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..settings import Settings
+from ..core.settings import Settings
 from . import processes
 
 FROZEN = "frozen"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..settings import MB, Settings
+from ..core.settings import MB, Settings
 from . import cpu_share, errors, processes
 from .errors import FunctionFailure
 from .output import LogLine, OutputCollector, OutputStream

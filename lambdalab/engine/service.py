@@ -14,13 +14,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cloud import iam
-from ..cloud.clock import CloudClock
+from ..aws import iam
+from ..core.clock import CloudClock
 from ..records import logs, pricing
 from ..records.flow import FlowLog
 from ..records.meter import Meter
-from ..records.metrics import LambdaMetrics
-from ..settings import Settings
+from ..aws.metrics_sink import LambdaMetrics
+from ..core.settings import Settings
 from . import processes
 from .concurrency import ConcurrencyCounter, Throttle
 from .environment import EnvironmentResult, EnvironmentServices, ExecutionEnvironment

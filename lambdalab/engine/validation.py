@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from ..settings import Settings
+from ..core.settings import Settings
 from .runtimes import SUPPORTED_RUNTIMES
 
 DEPRECATED_RUNTIMES = (

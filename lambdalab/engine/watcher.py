@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..settings import MB, Settings
+from ..core.settings import MB, Settings
 from . import errors, processes
 from .cpu_share import CpuShare
 

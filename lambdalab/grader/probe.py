@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..cloud.connection import InvokeResult, aws_client, current_cloud, invoke
-from ..cloud.state import CloudState
+from ..client.connection import InvokeResult, aws_client, current_cloud, invoke
+from ..core.state import CloudState
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cloud.state import home
+from ..core.state import home
 
 if TYPE_CHECKING:
     from .registry import CheckResult

@@ -309,7 +309,7 @@ def bill(since: datetime | float | None = None, until: datetime | float | None =
     free_tier=False shows what the same usage costs once the month's free tier is used up.
     The result shows as a table and a chart; its numbers are attributes: .total_usd, .requests,
     .gb_seconds, .functions (each with .name, .requests, .gb_seconds, .cost_usd), .lines."""
-    from ..cloud.connection import admin
+    from ..client.connection import admin
     from ..widgets.bill import BillView
 
     query = {"since": _epoch(since), "until": _epoch(until), "function": function_name,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from moto.logs.models import logs_backends
 
-from ..cloud.iam import role_allows
+from ..aws.iam import role_allows
 from ..engine.output import LogLine
 from ..engine.spec import FunctionSpec
 

@@ -4,7 +4,7 @@ moto keeps both models (APIs, routes or resources, integrations, stages) but ans
 request sent to them. Here each API is a site of the local front door (see triggers/http):
 an HTTP API at http://127.0.0.1:<port>/<api-id>/, which CreateApi and GetApi report as
 ApiEndpoint where AWS reports https://<api-id>.execute-api.<region>.amazonaws.com; a REST
-API stage at http://127.0.0.1:<port>/<rest-api-id>/<stage>/ (lambdalab.triggers.http.addresses
+API stage at http://127.0.0.1:<port>/<rest-api-id>/<stage>/ (lambdalab.client.http_addresses
 .rest_api_url gives it, as AWS's API gives no address for a REST API either).
 
 What moto lacks and is added here: CreateApi's quick create (Target: a function ARN makes an
@@ -19,7 +19,7 @@ import json
 import threading
 from typing import Any
 
-from ..cloud import moto_hooks
+from ..aws import lambda_api as moto_hooks
 from .http.front_door import front_door
 from .http.http_api import HttpApiSite
 from .http.rest_api import RestApiSite

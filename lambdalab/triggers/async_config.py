@@ -25,7 +25,7 @@ from moto.awslambda import models as lambda_models
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import make_function_arn
 
-from ..cloud import iam, moto_hooks
+from ..aws import iam, lambda_api as moto_hooks
 from ..engine import validation
 from . import destinations
 

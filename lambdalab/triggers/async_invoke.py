@@ -30,7 +30,7 @@ from typing import Any
 
 from moto.awslambda.utils import make_function_arn
 
-from ..cloud.clock import Timer
+from ..core.clock import Timer
 from ..engine.spec import FunctionSpec
 from . import async_config, destinations
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..cloud import iam
+from ..aws import iam
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _invoke_function(engine: Any, sender: Sender, function: Arn, body: str) -> D
     """A Lambda destination is an asynchronous invoke of that function, with its own queue and retries."""
     from moto.awslambda.models import lambda_backends
 
-    from ..cloud import moto_hooks
+    from ..aws import lambda_api as moto_hooks
 
     parts = function.resource.split(":")
     qualifier = parts[2] if len(parts) > 2 else None

@@ -24,8 +24,8 @@ from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.models import lambda_backends
 from moto.awslambda.responses import LambdaResponse
 
-from ..cloud import iam, moto_hooks
-from ..cloud.admin import admin_route
+from ..aws import iam, lambda_api as moto_hooks
+from ..core.admin import admin_route
 from ..engine.validation import ApiError
 from . import destinations
 from .pollers import filtering, sqs_queue, stream_sources, validation

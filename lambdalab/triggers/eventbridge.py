@@ -17,7 +17,7 @@ import copy
 import json
 from typing import Any
 
-from ..cloud import moto_hooks
+from ..aws import lambda_api as moto_hooks
 from . import push, schedule_expressions, schedules
 from .events import eventbridge as events_shapes
 

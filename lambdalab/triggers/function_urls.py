@@ -34,8 +34,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from .. import settings as settings_module
-from ..cloud import moto_hooks
+from ..core import settings as settings_module
+from ..aws import lambda_api as moto_hooks
 from ..engine import validation
 from . import permissions
 from .http import events, invoking, responses, signing

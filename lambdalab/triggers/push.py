@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..cloud import moto_hooks
+from ..aws import lambda_api as moto_hooks
 from . import permissions
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from ..cloud import moto_hooks
+from ..aws import lambda_api as moto_hooks
 from ..engine import validation
 
 POLICY_LIMIT_BYTES = 20_480

@@ -18,7 +18,7 @@ import re
 import threading
 from typing import Any
 
-from ..cloud import moto_hooks
+from ..aws import lambda_api as moto_hooks
 from . import permissions, push
 from .events import s3 as s3_events
 

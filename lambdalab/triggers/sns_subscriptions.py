@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cloud import moto_hooks
+from ..aws import lambda_api as moto_hooks
 from . import push
 from .events import sns as sns_events
 

@@ -6,7 +6,7 @@ warm reuse and concurrency.
 
 from __future__ import annotations
 
-from ..cloud.connection import admin
+from ..client.connection import admin
 from .base import COLOURS, RefreshableView, escape
 
 STATE_COLOURS = {"busy": COLOURS["busy"], "warm": COLOURS["warm"], "cold": COLOURS["cold"]}

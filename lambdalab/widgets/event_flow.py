@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import ipywidgets as widgets
 
-from ..cloud.connection import admin
+from ..client.connection import admin
 from .base import COLOURS, Viewable, escape
 
 KIND_WORDS = {"event": ("event", "events"), "invoke": ("invoke", "invokes"), "retry": ("retry", "retries"),

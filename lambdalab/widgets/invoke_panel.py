@@ -11,7 +11,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..cloud.connection import InvokeResult, aws_client, invoke
+from ..client.connection import InvokeResult, aws_client, invoke
 from ..records.logs import parse_report
 from .base import COLOURS, Viewable, card, escape
 

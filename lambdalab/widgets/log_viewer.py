@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..cloud.connection import aws_client
+from ..client.connection import aws_client
 from .base import COLOURS, RefreshableView, escape
 
 _MARKERS = {"START": COLOURS["cold"], "END": COLOURS["cold"], "REPORT": COLOURS["warm"],

@@ -85,7 +85,7 @@ def _compile(javac: toolchains.Toolchain, cache_dir: Path, target: Path) -> Path
 
 
 def _default_cache() -> Path:
-    from ...cloud.state import home
+    from ...core.state import home
 
     return home() / "build-cache"
 

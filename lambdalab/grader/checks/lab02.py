@@ -3,7 +3,7 @@ its job, and nothing more. Also the small exercise of lesson 02 (lesson02.writer
 
 The role's policies are read through IAM (inline and attached managed ones) and evaluated here,
 as IAM evaluates identity policies: an explicit Deny wins, else any Allow, else denied. (The
-engine's ``lambdalab.cloud.iam.role_allows`` reads moto's backends inside the cloud's process; a
+engine's ``lambdalab.aws.iam.role_allows`` reads moto's backends inside the cloud's process; a
 check runs in the notebook's kernel, so it reads the policies through the IAM API instead.) The
 function itself is also invoked with objects the learner has not seen. None of the hidden
 actions or resources is ever shown: the messages say which kind of access is too broad or missing.

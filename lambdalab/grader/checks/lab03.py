@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote
 
-from ...cloud.connection import admin
+from ...client.connection import admin
 from ..probe import Probe
 from ..registry import NotYet, register
 

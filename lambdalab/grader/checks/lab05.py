@@ -191,8 +191,8 @@ def pipeline(probe: Probe) -> str:
 
 
 def _clock(method: str, body: dict | None = None) -> dict:
-    from ...cloud import client
-    from ...cloud.connection import current_cloud
+    from ...client import control as client
+    from ...client.connection import current_cloud
 
     return client.admin_request(current_cloud(), method, "/lambdalab/clock", body=body)  # type: ignore[return-value]
 

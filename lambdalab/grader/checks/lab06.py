@@ -9,7 +9,7 @@ noise cannot make the check disagree with the learner's table, because it is the
 
 from __future__ import annotations
 
-from ...cloud.connection import admin
+from ...client.connection import admin
 from ...records import pricing
 from ...tuning import Sample, TuningRow, cheapest_row, summarise
 from ..registry import NotYet, register

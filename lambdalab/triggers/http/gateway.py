@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.awslambda.utils import make_function_arn
 
-from ...cloud import iam
+from ...aws import iam
 from .. import permissions
 from . import signing
 from .invoking import LambdaTarget

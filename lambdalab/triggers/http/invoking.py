@@ -16,10 +16,10 @@ from typing import Any
 
 from moto.awslambda.models import lambda_backends
 
-from ...cloud import moto_hooks
+from ...aws import lambda_api as moto_hooks
 from ...engine import validation
 from ...engine.service import InvokeOutcome
-from ... import settings as settings_module
+from ...core import settings as settings_module
 
 # arn:aws:lambda:us-east-1:123456789012:function:name[:qualifier], alone or inside API Gateway's
 # arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/<function arn>/invocations

@@ -7,7 +7,7 @@ amazonaws.com/<stage>), so a notebook asks here for the local form's base.
 
 from __future__ import annotations
 
-from ...cloud.admin import AdminRequest, admin_route
+from ...core.admin import AdminRequest, admin_route
 from .front_door import front_door
 
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ... import settings as settings_module
+from ...core import settings as settings_module
 from . import batch_responses, filtering, sqs_queue
 from .base import Poller
 from .mapping import Mapping

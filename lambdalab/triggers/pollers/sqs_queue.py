@@ -29,7 +29,7 @@ from typing import Any
 
 from moto.sqs import models as sqs_models
 
-from ...cloud.moto_hooks import wrap
+from ...aws.lambda_api import wrap
 
 _clock_now: Callable[[], float] = time.time
 _on_change: Callable[[str], None] = lambda queue_arn: None

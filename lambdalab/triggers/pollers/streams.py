@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ... import settings as settings_module
-from ...records import metrics
+from ...core import settings as settings_module
+from ...aws import metrics_sink as metrics
 from .. import destinations
 from . import batch_responses, failure_destinations, filtering
 from .base import Poller

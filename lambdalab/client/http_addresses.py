@@ -4,15 +4,15 @@ A function URL's address is in CreateFunctionUrlConfig's answer and an HTTP API'
 CreateApi's ApiEndpoint, as on AWS. A REST API stage's address is a known form on AWS,
 https://<api-id>.execute-api.<region>.amazonaws.com/<stage>/; here it is::
 
-    from lambdalab.triggers.http.addresses import rest_api_url
+    from lambdalab.client.http_addresses import rest_api_url
     url = rest_api_url(api_id, "prod")      # http://127.0.0.1:<port>/<api-id>/prod/
     requests.get(url + "items/42")
 """
 
 from __future__ import annotations
 
-from ...cloud import client as _client
-from ...cloud import state as _state
+from . import control as _client
+from ..core import state as _state
 
 
 def base_url() -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..cloud.admin import AdminError, AdminRequest, admin_route
-from .bill import price
+from ...core.admin import AdminError, AdminRequest, admin_route
+from ...records.bill import price
 
 
 def _time(query: dict[str, str], name: str, default: float) -> float:

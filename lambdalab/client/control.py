@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import state
+from ..core import state
 
 START_TIMEOUT_S = 60.0
 

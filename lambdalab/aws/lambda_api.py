@@ -18,7 +18,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import make_function_arn
 
-from .. import settings as settings_module
+from ..core import settings as settings_module
 from ..engine import validation
 from ..engine.package import unzipped_size
 from ..engine.service import LambdaEngine

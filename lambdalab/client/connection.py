@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import client as cloud_client
-from .state import CloudState
+from . import control as cloud_client
+from ..core.state import CloudState
 
 
 def current_cloud() -> CloudState:

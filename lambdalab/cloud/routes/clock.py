@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .admin import AdminError, AdminRequest, admin_route
+from ...core.admin import AdminError, AdminRequest, admin_route
 
 
 def _describe(clock: Any) -> dict:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..cloud.admin import AdminRequest, admin_route
-from .flow import as_json
+from ...core.admin import AdminRequest, admin_route
+from ...records.flow import as_json
 
 
 @admin_route("GET", "/lambdalab/flow")
