@@ -49,7 +49,7 @@ def warm_invoke_seconds(home: Home, invokes: int) -> list[float]:
 
 
 def record(n: int, function_arn: str):
-    from lambdalab.engine.service import InvocationRecord
+    from lambdalab.records.invocations import InvocationRecord
 
     return InvocationRecord(
         request_id=f"00000000-0000-0000-0000-{n:012d}", function_name=function_arn.rsplit(":", 1)[1],

@@ -333,7 +333,7 @@ def test_old_entries_fold_into_a_roll_up_that_keeps_the_session_totals():
         def now(self) -> float:
             return self.value
 
-    from lambdalab.engine.service import InvocationRecord
+    from lambdalab.records.invocations import InvocationRecord
 
     clock = FixedClock()
     meter = Meter(clock, keep=3)

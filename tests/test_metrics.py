@@ -188,10 +188,10 @@ def test_the_iterator_age_hook_writes_a_per_function_metric():
 
     clock = CloudClock()
     clock.use_virtual(datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp())
-    metrics.LambdaMetrics(clock, ConcurrencyCounter(1000))
+    publisher = metrics.LambdaMetrics(clock, ConcurrencyCounter(1000))
     arn = "arn:aws:lambda:eu-west-1:000000000042:function:reader"
-    metrics.put_iterator_age(arn, 1500.0)
-    metrics.put_iterator_age(arn, 250.0)
+    publisher.put_iterator_age(arn, 1500.0)
+    publisher.put_iterator_age(arn, 250.0)
     backend = cloudwatch_backends["000000000042"]["eu-west-1"]
     stats = backend.get_metric_statistics("AWS/Lambda", "IteratorAge", datetime(2029, 12, 31), datetime(2030, 1, 2),
                                           3600, ["Maximum", "SampleCount"], [{"Name": "FunctionName", "Value": "reader"}])
@@ -206,7 +206,7 @@ def test_a_busy_second_is_one_statistic_set_per_series_whatever_the_number_of_in
 
     from lambdalab.core.clock import CloudClock
     from lambdalab.engine.concurrency import ConcurrencyCounter
-    from lambdalab.engine.service import InvocationRecord
+    from lambdalab.records.invocations import InvocationRecord
 
     clock = CloudClock()
     clock.use_virtual(datetime(2030, 2, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp())

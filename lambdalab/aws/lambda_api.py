@@ -9,60 +9,52 @@ in front of moto's own code. All of it runs after moto's IAM check of the caller
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 from typing import Any
 from urllib.parse import unquote
 
 from moto.awslambda import models as lambda_models
-from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.responses import LambdaResponse
-from moto.awslambda.utils import make_function_arn
 
 from ..core import settings as settings_module
+from ..core.arns import function_arn
 from ..engine import validation
 from ..engine.package import unzipped_size
 from ..engine.service import LambdaEngine
-from ..engine.spec import FunctionSpec, spec_from_moto
 from . import iam, iam_enforcement
-
-_engine: LambdaEngine | None = None
-_installed = False
+from .moto_glue import ApiException, EventQueue, SpecLoader, function_spec, json_error, raise_if, wrap
 
 
-class ApiException(LambdaClientError):
-    """An AWS error with the status AWS uses for it (moto's default is 400)."""
-
-    def __init__(self, error: validation.ApiError) -> None:
-        self.code = error.status
-        super().__init__(error.code, error.message)
-
-
-def engine() -> LambdaEngine:
-    if _engine is None:
-        raise RuntimeError("the Lambda engine is not running in this process (start the local cloud first)")
-    return _engine
-
-
-def install(lambda_engine: LambdaEngine) -> None:
-    """Route moto's Lambda through lambda_engine. Idempotent; the engine can be swapped (tests)."""
-    global _engine, _installed
-    _engine = lambda_engine
-    if _installed:
-        return
-    _installed = True
+def install(engine: LambdaEngine, events: EventQueue) -> None:
+    """Route moto's Lambda through this engine and queue. A second call (a new cloud in the same
+    process, as tests make) replaces the first one's hooks."""
     backend = lambda_models.LambdaBackend
     wrap(backend, "create_function", _checked_create)
-    wrap(backend, "update_function_configuration", _checked_update_configuration)
-    wrap(backend, "update_function_code", _checked_update_code)
-    wrap(backend, "put_function_concurrency", _checked_put_concurrency)
-    wrap(backend, "delete_function_concurrency", _released_concurrency)
-    wrap(backend, "delete_function", _retiring_delete)
+    wrap(backend, "update_function_configuration", lambda original, moto_backend, name, qualifier, body:
+         _checked_update_configuration(engine, original, moto_backend, name, qualifier, body))
+    wrap(backend, "update_function_code", lambda original, moto_backend, name, qualifier, body:
+         _checked_update_code(engine, original, moto_backend, name, qualifier, body))
+    wrap(backend, "put_function_concurrency", lambda original, moto_backend, name, concurrency:
+         _checked_put_concurrency(engine, original, moto_backend, name, concurrency))
+    wrap(backend, "delete_function_concurrency", lambda original, moto_backend, name:
+         _released_concurrency(engine, original, moto_backend, name))
+    wrap(backend, "delete_function", lambda original, moto_backend, name, qualifier=None:
+         _retiring_delete(engine, original, moto_backend, name, qualifier))
+    _fix_moto()
+    LambdaResponse.invoke = lambda response: _invoke_api(engine, events, response)
+    LambdaResponse.invoke_async = lambda response: _invoke_async_api(events, response)
+    lambda_models.LambdaFunction.invoke = (lambda fn, body, request_headers, response_headers:
+                                           _invoke_from_moto(engine, fn, body, request_headers, response_headers))
+
+
+@functools.cache
+def _fix_moto() -> None:
+    """What moto lacks or gets wrong whatever cloud runs it: patched once per process."""
     iam_enforcement.install()
-    LambdaResponse.invoke = _invoke_api
-    LambdaResponse.invoke_async = _invoke_async_api
     _serve_account_settings()
     _keep_invoke_request_ids()
-    lambda_models.LambdaFunction.invoke = _invoke_from_moto
 
 
 def _keep_invoke_request_ids() -> None:
@@ -106,23 +98,6 @@ def _account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     return 200, {"content-type": "application/json", "status": "200"}, json.dumps(document)
 
 
-def wrap(cls: type, name: str, replacement: Any) -> None:
-    """Put replacement(original, self, *args, **kwargs) in front of a moto method."""
-    original = getattr(cls, name)
-
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return replacement(original, self, *args, **kwargs)
-
-    method.__name__ = name
-    method.__doc__ = original.__doc__
-    setattr(cls, name, method)
-
-
-def _raise_if(error: validation.ApiError | None) -> None:
-    if error is not None:
-        raise ApiException(error)
-
-
 def _check_role(backend: Any, role_arn: str | None) -> None:
     if role_arn and not iam.lambda_can_assume(backend.account_id, role_arn):
         raise ApiException(validation.ApiError("InvalidParameterValueException", iam.CANNOT_ASSUME))
@@ -132,8 +107,8 @@ def _check_role(backend: Any, role_arn: str | None) -> None:
 
 def _checked_create(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
     settings = settings_module.current()
-    _raise_if(validation.check_configuration(spec, settings))
-    _raise_if(validation.check_zip((spec.get("Code") or {}).get("ZipFile"), settings))
+    raise_if(validation.check_configuration(spec, settings))
+    raise_if(validation.check_zip((spec.get("Code") or {}).get("ZipFile"), settings))
     _check_role(backend, spec.get("Role"))
     fn = original(backend, spec)
     _store_extra_configuration(backend.get_function(spec["FunctionName"]), spec)
@@ -145,61 +120,59 @@ def _checked_create(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
     return fn
 
 
-def _checked_update_configuration(original: Any, backend: Any, name: str, qualifier: Any, body: dict) -> Any:
-    _raise_if(validation.check_configuration(body, settings_module.current()))
+def _checked_update_configuration(engine: LambdaEngine, original: Any, backend: Any, name: str, qualifier: Any,
+                                  body: dict) -> Any:
+    raise_if(validation.check_configuration(body, settings_module.current()))
     _check_role(backend, body.get("Role"))
     fn = backend.get_function(name, qualifier)
     _store_extra_configuration(fn, body)
     result = original(backend, name, qualifier, body)
     result.update(_extra_configuration(fn))
-    _retire_environments(fn)
+    engine.function_changed(_unqualified_arn(fn))
     return result
 
 
-def _checked_update_code(original: Any, backend: Any, name: str, qualifier: Any, body: dict) -> Any:
+def _checked_update_code(engine: LambdaEngine, original: Any, backend: Any, name: str, qualifier: Any,
+                         body: dict) -> Any:
     settings = settings_module.current()
-    _raise_if(validation.check_zip(body.get("ZipFile"), settings))
+    raise_if(validation.check_zip(body.get("ZipFile"), settings))
     result = original(backend, name, qualifier, body)
     fn = backend.get_function(name, qualifier)
     error = validation.check_unzipped_size(unzipped_size(fn.code_bytes), settings) if getattr(fn, "code_bytes", None) else None
-    _raise_if(error)
-    _retire_environments(fn)
+    raise_if(error)
+    engine.function_changed(_unqualified_arn(fn))
     return result
 
 
-def _checked_put_concurrency(original: Any, backend: Any, name: str, concurrency: Any) -> Any:
+def _checked_put_concurrency(engine: LambdaEngine, original: Any, backend: Any, name: str, concurrency: Any) -> Any:
     fn = backend.get_function(name)
     elsewhere = sum(int(other.reserved_concurrency) for other in backend.list_functions()
                     if other.reserved_concurrency is not None and other.function_name != fn.function_name)
-    _raise_if(validation.check_reserved_concurrency(int(concurrency), elsewhere, settings_module.current()))
+    raise_if(validation.check_reserved_concurrency(int(concurrency), elsewhere, settings_module.current()))
     result = original(backend, name, concurrency)
-    if _engine is not None:  # a reservation shrinks the other functions' pool at once, not at its first invoke
-        _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name),
-                                         int(concurrency))
+    # A reservation shrinks the other functions' pool at once, not at its first invoke.
+    engine.concurrency.set_reserved(_unqualified_arn(fn), int(concurrency))
     return result
 
 
-def _released_concurrency(original: Any, backend: Any, name: str) -> Any:
+def _released_concurrency(engine: LambdaEngine, original: Any, backend: Any, name: str) -> Any:
     fn = backend.get_function(name)
     result = original(backend, name)
-    if _engine is not None:
-        _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name), None)
+    engine.concurrency.set_reserved(_unqualified_arn(fn), None)
     return result
 
 
-def _retiring_delete(original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
+def _retiring_delete(engine: LambdaEngine, original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
     fn = backend.get_function(name)
     result = original(backend, name, qualifier)
-    if _engine is not None:
-        _engine.function_changed(make_function_arn(fn.region, fn.account_id, fn.function_name))
-        if qualifier is None:  # the function is gone, and its reservation with it
-            _engine.concurrency.set_reserved(make_function_arn(fn.region, fn.account_id, fn.function_name), None)
+    engine.function_changed(_unqualified_arn(fn))
+    if qualifier is None:  # the function is gone, and its reservation with it
+        engine.concurrency.set_reserved(_unqualified_arn(fn), None)
     return result
 
 
-def _retire_environments(fn: Any) -> None:
-    if _engine is not None:
-        _engine.function_changed(make_function_arn(fn.region, fn.account_id, fn.function_name))
+def _unqualified_arn(fn: Any) -> str:
+    return function_arn(fn.region, fn.account_id, fn.function_name)
 
 
 def _store_extra_configuration(fn: Any, body: dict[str, Any]) -> None:
@@ -216,24 +189,8 @@ def _extra_configuration(fn: Any) -> dict[str, Any]:
 
 # --- running functions ------------------------------------------------------------------------
 
-def function_spec(backend: Any, fn: Any) -> FunctionSpec:
-    spec = spec_from_moto(fn, backend.layers_versions_by_arn)
-    arn = make_function_arn(fn.region, fn.account_id, fn.function_name)
-    if spec.arn != arn:
-        from dataclasses import replace
-        spec = replace(spec, arn=arn)
-    return spec
-
-
-def _json_error(status: int, code: str, message: str, extra: dict | None = None,
-                headers: dict | None = None) -> tuple[int, dict[str, str], str]:
-    document = {"Type": "User", "message": message, **(extra or {})}
-    all_headers = {"x-amzn-errortype": code, "content-type": "application/json", "status": str(status)}
-    all_headers.update(headers or {})
-    return status, all_headers, json.dumps(document)
-
-
-def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]:
+def _invoke_api(engine: LambdaEngine, events: EventQueue,
+                self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]:
     function_name = unquote(self.path.rsplit("/", 2)[-2])
     # The Qualifier query parameter (moto's _get_param("qualifier") misses it and reads the payload).
     qualifier = (self.querystring.get("Qualifier") or [None])[0]
@@ -242,31 +199,30 @@ def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]
     payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
     error = validation.check_payload(payload, invocation_type, settings_module.current())
     if error is not None:
-        return _json_error(error.status, error.code, error.message)
+        return json_error(error.status, error.code, error.message)
     spec = function_spec(self.backend, fn)
     headers = {"content-type": "application/json", "X-Amz-Executed-Version": spec.version}
     if invocation_type == "DryRun":
         return 204, {**headers, "status": "204"}, ""
     if invocation_type == "Event":
-        request_id = engine().invoke_async(spec_loader(self.backend, function_name, qualifier), payload)
+        request_id = events.submit(SpecLoader(self.backend, function_name, qualifier), payload)
         return 202, {**headers, "status": "202", "x-amzn-requestid": request_id}, ""
     if invocation_type != "RequestResponse":
-        return _json_error(400, "InvalidParameterValueException",
+        return json_error(400, "InvalidParameterValueException",
                            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
                            "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
     client_context = self.headers.get("X-Amz-Client-Context")
     if client_context:
-        import base64
         try:
             client_context = base64.b64decode(client_context).decode()
             if not isinstance(json.loads(client_context), dict):  # the runtime would die parsing it
                 raise ValueError("not a JSON object")
         except ValueError:
-            return _json_error(400, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
-    outcome = engine().invoke(spec, payload, tail=self.headers.get("X-Amz-Log-Type") == "Tail",
+            return json_error(400, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+    outcome = engine.invoke(spec, payload, tail=self.headers.get("X-Amz-Log-Type") == "Tail",
                               client_context=client_context)
     if outcome.throttle is not None:
-        return _json_error(429, "TooManyRequestsException", outcome.throttle.message,
+        return json_error(429, "TooManyRequestsException", outcome.throttle.message,
                            {"Reason": outcome.throttle.reason, "retryAfterSeconds": "1"}, {"Retry-After": "1"})
     headers["x-amzn-requestid"] = outcome.request_id
     if outcome.function_error:
@@ -276,35 +232,21 @@ def _invoke_api(self: LambdaResponse) -> tuple[int, dict[str, str], bytes | str]
     return 200, {**headers, "status": "200"}, outcome.body
 
 
-def _invoke_async_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+def _invoke_async_api(events: EventQueue, self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     """The old InvokeAsync API: queue the event, answer 202 with Status 202."""
     index = -3 if self.path.endswith("/") else -2
     function_name = unquote(self.path.rsplit("/", 3)[index])
     self.backend.get_function(function_name, None)
     payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
-    engine().invoke_async(spec_loader(self.backend, function_name, None), payload)
+    events.submit(SpecLoader(self.backend, function_name, None), payload)
     return 202, {"status": "202"}, json.dumps({"Status": 202})
 
 
-def spec_loader(backend: Any, name: str, qualifier: str | None):
-    """A loader of the function's spec as it is when an event runs (None once it is deleted)."""
-    def load() -> FunctionSpec | None:
-        try:
-            return function_spec(backend, backend.get_function(name, qualifier))
-        except Exception:
-            return None  # deleted before the event ran: dropped, as AWS drops it
-    # Which function, version or alias was invoked: the async queue reads its async settings by these.
-    load.backend, load.function_name, load.qualifier = backend, name, qualifier  # type: ignore[attr-defined]
-    return load
-
-
-def _invoke_from_moto(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
+def _invoke_from_moto(engine: LambdaEngine, self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
     """moto's own event sources call this synchronously."""
-    from moto.awslambda.models import lambda_backends
-
-    backend = lambda_backends[self.account_id][self.region]
+    backend = lambda_models.lambda_backends[self.account_id][self.region]
     payload = body.encode() if isinstance(body, str) else (body or b"{}")
-    outcome = engine().invoke(function_spec(backend, self), payload)
+    outcome = engine.invoke(function_spec(backend, self), payload)
     if outcome.function_error:
         response_headers["x-amz-function-error"] = outcome.function_error
     return outcome.body

@@ -8,7 +8,7 @@ Per function (dimension ``FunctionName``), from the engine's listeners:
 - ``Duration`` (Milliseconds, the invoke phase: INIT is not in it, as on AWS),
 - ``Throttles`` (Count, 1 per throttled invoke),
 - ``ConcurrentExecutions`` (Count; read it with Maximum), also account-wide without dimensions,
-- ``IteratorAge`` (Milliseconds) when a stream poller calls :func:`put_iterator_age`.
+- ``IteratorAge`` (Milliseconds) when a stream poller calls :meth:`LambdaMetrics.put_iterator_age`.
 
 They go straight into moto's CloudWatch backend, so ``GetMetricStatistics``,
 ``GetMetricData`` and ``ListMetrics`` answer with them through boto3 as on AWS. Each series is
@@ -30,42 +30,35 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
 
-if TYPE_CHECKING:
-    from ..engine.concurrency import ConcurrencyCounter
-    from ..engine.service import InvocationRecord
-    from ..engine.spec import FunctionSpec
+from ..core.arns import FunctionArn
+from ..engine.concurrency import ConcurrencyCounter
+from ..engine.spec import FunctionSpec
+from ..records.invocations import InvocationRecord
 
 NAMESPACE = "AWS/Lambda"
 COUNT = "Count"
 MILLISECONDS = "Milliseconds"
 
-_publisher: "LambdaMetrics | None" = None
-
 
 class LambdaMetrics:
     """Turns the engine's invocations and throttles into AWS/Lambda datapoints."""
 
-    def __init__(self, clock: Any, concurrency: "ConcurrencyCounter") -> None:
-        global _publisher
+    def __init__(self, clock: Any, concurrency: ConcurrencyCounter) -> None:
         self._clock = clock
         self._concurrency = concurrency
         self._lock = threading.Lock()
         # (account, region) -> (the backend's datapoint list, {(metric, dimensions, unit, second): datum});
         # moto's reset gives the backend a new list, and the index starts again with it.
         self._series: dict[tuple[str, str], tuple[list, dict[tuple, MetricAggregatedDatum]]] = {}
-        _publisher = self
 
-    def record(self, record: "InvocationRecord | None") -> None:
+    def record(self, record: InvocationRecord) -> None:
         """An engine listener, called after the invocation released its concurrency slot: the count it
         saw is the others still running plus itself. The earliest to finish of a set of overlapping
-        invocations sees them all, so Maximum over a period is the period's peak. (None is a throttle,
-        which record_throttle counts.)"""
-        if record is None:
-            return
+        invocations sees them all, so Maximum over a period is the period's peak."""
         self.put_function_metrics(record.function_arn, [
             ("Invocations", 1, COUNT),
             ("Errors", int(record.error_type is not None), COUNT),
@@ -74,11 +67,11 @@ class LambdaMetrics:
         ])
         self.put_account_metric(record.function_arn, "ConcurrentExecutions", self._concurrency.total() + 1, COUNT)
 
-    def record_throttle(self, spec: "FunctionSpec") -> None:
+    def record_throttle(self, spec: FunctionSpec) -> None:
         """An engine throttle listener: the invoke of this function was refused (TooManyRequestsException)."""
         self.put_function_metrics(spec.arn, [("Throttles", 1, COUNT)])
 
-    def put_iterator_age(self, function: "str | FunctionSpec", age_ms: float) -> None:
+    def put_iterator_age(self, function: str | FunctionSpec, age_ms: float) -> None:
         """How old the last record of a stream batch was when the function got it (Kinesis, DynamoDB)."""
         self.put_function_metrics(_arn(function), [("IteratorAge", age_ms, MILLISECONDS)])
 
@@ -113,13 +106,6 @@ class LambdaMetrics:
             pass
 
 
-def put_iterator_age(function: "str | FunctionSpec", age_ms: float) -> None:
-    """For the stream pollers (Kinesis, DynamoDB Streams): call once per batch handed to the function,
-    with its ARN (or spec) and the age in ms of the batch's last record. Does nothing without a cloud."""
-    if _publisher is not None:
-        _publisher.put_iterator_age(function, age_ms)
-
-
 def _add(data: list, series: dict[tuple, MetricAggregatedDatum], key: tuple, value: float) -> None:
     """One value into its second's statistic set, made (and handed to moto) on the second's first value."""
     datum = series.get(key)
@@ -137,11 +123,13 @@ def _add(data: list, series: dict[tuple, MetricAggregatedDatum], key: tuple, val
     datum.max = max(datum.max, value)
 
 
-def _arn(function: "str | FunctionSpec") -> str:
+def _arn(function: str | FunctionSpec) -> str:
     return function if isinstance(function, str) else function.arn
 
 
 def _parts(function_arn: str) -> tuple[str, str, str]:
-    """arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>] -> (account, region, name)."""
-    parts = function_arn.split(":")
-    return parts[4], parts[3], parts[6]
+    """A function's ARN -> (account, region, name)."""
+    arn = FunctionArn.parse(function_arn)
+    if arn is None:
+        raise ValueError(f"not a function ARN: {function_arn}")
+    return arn.account_id, arn.region, arn.name

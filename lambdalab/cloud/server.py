@@ -16,7 +16,6 @@ import secrets
 import signal
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,15 +31,25 @@ from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
-from ..core import settings as settings_module  # noqa: E402
-from ..engine.service import LambdaEngine  # noqa: E402
 from .. import triggers  # noqa: E402
-from .routes import flow as flow_routes  # noqa: E402,F401  (registers /lambdalab/flow)
-from .routes import bill as bill_routes  # noqa: E402,F401  (registers /lambdalab/bill and /lambdalab/meter)
-from ..aws import accounts, lambda_api as moto_hooks
-from ..core import admin, state
-from .routes import clock as clock_routes  # noqa: E402,F401
+from ..aws import accounts, iam, lambda_api  # noqa: E402
+from ..aws.logs_sink import CloudWatchLogsSink  # noqa: E402
+from ..aws.metrics_sink import LambdaMetrics  # noqa: E402
+from ..core import settings as settings_module  # noqa: E402
+from ..core import state  # noqa: E402
+from ..core.admin import AdminError, AdminRequest, AdminRoutes  # noqa: E402
 from ..core.clock import CloudClock  # noqa: E402
+from ..engine.service import LambdaEngine  # noqa: E402
+from ..engine.sinks import EngineSinks  # noqa: E402
+from ..engine.spec import FunctionSpec  # noqa: E402
+from ..records.flow import FlowLog  # noqa: E402
+from ..records.invocations import InvocationHistory  # noqa: E402
+from ..records.meter import Meter  # noqa: E402
+from ..triggers.async_invoke import AsyncInvokeQueue  # noqa: E402
+from ..triggers.services import CloudServices  # noqa: E402
+from .routes import bill as bill_routes  # noqa: E402
+from .routes import clock as clock_routes  # noqa: E402
+from .routes import flow as flow_routes  # noqa: E402
 
 HOST = "127.0.0.1"
 # A thousand invokes at once (the account's concurrency) must queue for accept(), not be dropped:
@@ -58,7 +67,11 @@ def _raise_open_files_limit() -> None:
 
 
 class LocalCloud:
-    """One local AWS account: moto, the engine, and the learner's credentials."""
+    """One local AWS account: moto, the engine, the triggers, the records, and the learner's credentials.
+
+    This is the wiring: every part is made here and handed what it needs (the engine its sinks,
+    the triggers the cloud's services), so that no part looks another up through a global.
+    """
 
     def __init__(self, port: int = 0, root: Path | None = None,
                  settings: settings_module.Settings | None = None) -> None:
@@ -77,18 +90,34 @@ class LocalCloud:
         self.port = self._server.server_address[1]
         self.endpoint = f"http://{HOST}:{self.port}"
         self.clock = CloudClock()
-        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint, self.clock)
-        moto_hooks.install(self.engine)
-        triggers.install_all(self.engine)
+        self.flow = FlowLog(self.clock)
+        self.meter = Meter(self.clock)
+        self.history = InvocationHistory()
+        sinks = EngineSinks(logs=CloudWatchLogsSink(), credentials=_role_credentials)
+        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint, self.clock, sinks)
+        self.metrics = LambdaMetrics(self.clock, self.engine.concurrency)
+        sinks.on_invocation += [self.history.record, self.meter.record, self.metrics.record]
+        sinks.on_throttle.append(self.metrics.record_throttle)
+        self.events = AsyncInvokeQueue(self.engine, self.clock, self.flow, self.metrics)
+        lambda_api.install(self.engine, self.events)
+        self.admin_routes = AdminRoutes()
+        self.services = CloudServices(engine=self.engine, events=self.events, clock=self.clock, flow=self.flow,
+                                      metrics=self.metrics, settings=self.settings, admin_routes=self.admin_routes)
+        self.triggers = triggers.install_all(self.services)
         self._moto = DomainDispatcherApplication(create_backend_app)
         self.credentials = accounts.create_admin(accounts.load_or_create(self.root / "credentials.json"))
         accounts.save(self.root / "credentials.json", self.credentials)
-        self._admin_routes: dict[tuple[str, str], Callable[[dict], Any]] = {
-            ("GET", "/lambdalab/status"): self._status,
-            ("POST", "/lambdalab/reset"): lambda _: self.reset(),
-            ("GET", "/lambdalab/environments"): self._environments,
-            ("GET", "/lambdalab/invocations"): self._invocations,
-        }
+        self._add_admin_routes()
+
+    def _add_admin_routes(self) -> None:
+        routes = self.admin_routes
+        routes.add("GET", "/lambdalab/status", self._status)
+        routes.add("POST", "/lambdalab/reset", lambda _: self.reset())
+        routes.add("GET", "/lambdalab/environments", self._environments)
+        routes.add("GET", "/lambdalab/invocations", lambda _: self.history.as_json())
+        clock_routes.register(routes, self.clock)
+        flow_routes.register(routes, self.flow)
+        bill_routes.register(routes, self.meter, self.clock, self.settings)
 
     # --- serving ----------------------------------------------------------------------------
 
@@ -135,7 +164,8 @@ class LocalCloud:
 
     def close(self) -> None:
         state.remove(os.getpid(), self.root)
-        triggers.shutdown_all()
+        self.triggers.shutdown()
+        self.events.shutdown()
         self.clock.stop()
         self.engine.shutdown()
         self._server.server_close()
@@ -149,9 +179,13 @@ class LocalCloud:
     def reset(self) -> dict:
         """Empty the account: every function, role, bucket, log and environment goes."""
         with self._reset_lock:
-            triggers.reset_all()
+            self.triggers.reset()
+            self.events.reset()
             self.clock.reset()
             self.engine.reset()
+            self.history.clear()
+            self.meter.clear()
+            self.flow.clear()
             moto_api_backend.reset()
             accounts.create_admin(self.credentials)
         return {"reset": True}
@@ -165,29 +199,25 @@ class LocalCloud:
         return self._moto(environ, start_response)
 
     def _admin(self, environ: dict, start_response: Callable, path: str) -> list[bytes]:
-        key = (environ.get("REQUEST_METHOD", "GET"), path)
-        route = self._admin_routes.get(key)
-        registered = admin.ROUTES.get(key)
+        handler = self.admin_routes.find(environ.get("REQUEST_METHOD", "GET"), path)
         if environ.get("HTTP_X_LAMBDALAB_TOKEN") != self.token:
             status, body = "403 Forbidden", {"message": "missing or wrong X-Lambdalab-Token"}
-        elif route is not None:
-            status, body = "200 OK", route(environ)
-        elif registered is None:
+        elif handler is None:
             status, body = "404 Not Found", {"message": f"no such Lambda Lab request: {path}"}
         else:
             try:
-                status, body = "200 OK", registered(admin.AdminRequest.from_environ(self, environ))
-            except admin.AdminError as error:
+                status, body = "200 OK", handler(AdminRequest.from_environ(environ))
+            except AdminError as error:
                 status, body = f"{error.status} Error", {"message": error.message}
         data = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
-    def _status(self, _: dict) -> dict:
+    def _status(self, _: AdminRequest) -> dict:
         return {"endpoint": self.endpoint, "pid": os.getpid(), "environments": len(self.engine.pool.environments()),
                 "concurrent_executions": self.engine.concurrency.total()}
 
-    def _environments(self, _: dict) -> list[dict]:
+    def _environments(self, _: AdminRequest) -> list[dict]:
         now = time.time()
         listed = []
         for environment, busy in self.engine.pool.environments():
@@ -202,8 +232,10 @@ class LocalCloud:
             })
         return listed
 
-    def _invocations(self, _: dict) -> list[dict]:
-        return [asdict(record) for record in list(self.engine.history)]
+
+def _role_credentials(spec: FunctionSpec) -> dict[str, str]:
+    """The execution role's temporary credentials, minted by moto's STS, as Lambda hands them over."""
+    return iam.assume_for_function(spec.account_id, spec.region, spec.role_arn, spec.name)
 
 
 def serve(port: int = 0) -> None:

@@ -1,8 +1,10 @@
 """The cloud's own requests under /lambdalab/ (not AWS APIs): what the console views, the clock
 and the checks ask the cloud for.
 
-Any module of the cloud adds one with :func:`admin_route`; the server answers them after
-checking the X-Lambdalab-Token header, so only the learner's own tools can use them.
+Each cloud has one :class:`AdminRoutes`; the parts of the cloud add theirs when the cloud is
+wired together (a trigger module in its ``install``), so a handler closes over the very cloud
+it answers for instead of finding it through a global. The server answers them after checking
+the X-Lambdalab-Token header, so only the learner's own tools can use them.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ from urllib.parse import parse_qs
 class AdminRequest:
     """One request: its query parameters (first value of each) and its JSON body, if any."""
 
-    cloud: Any  # the LocalCloud answering
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
 
     @classmethod
-    def from_environ(cls, cloud: Any, environ: dict) -> "AdminRequest":
+    def from_environ(cls, environ: dict) -> "AdminRequest":
         query = {key: values[0] for key, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
         body = None
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length:
             raw = environ["wsgi.input"].read(length)
-            body = json.loads(raw) if raw.strip() else None
-        return cls(cloud, query, body)
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                raise AdminError(400, "the request body is not JSON") from None
+        return cls(query, body)
 
 
 class AdminError(Exception):
@@ -43,16 +47,18 @@ class AdminError(Exception):
 
 
 Handler = Callable[[AdminRequest], Any]
-ROUTES: dict[tuple[str, str], Handler] = {}
 
 
-def admin_route(method: str, path: str) -> Callable[[Handler], Handler]:
-    """Register handler(request) -> JSON-able answer for METHOD /lambdalab/..."""
-    if not path.startswith("/lambdalab/"):
-        raise ValueError(f"admin paths start with /lambdalab/: {path}")
+class AdminRoutes:
+    """METHOD /lambdalab/... -> handler(request) -> a JSON-able answer."""
 
-    def register(handler: Handler) -> Handler:
-        ROUTES[(method.upper(), path)] = handler
-        return handler
+    def __init__(self) -> None:
+        self._routes: dict[tuple[str, str], Handler] = {}
 
-    return register
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        if not path.startswith("/lambdalab/"):
+            raise ValueError(f"admin paths start with /lambdalab/: {path}")
+        self._routes[(method.upper(), path)] = handler
+
+    def find(self, method: str, path: str) -> Handler | None:
+        return self._routes.get((method.upper(), path))

@@ -23,7 +23,8 @@ from pathlib import Path
 from ..core.settings import MB, Settings
 from . import cpu_share, errors, processes
 from .errors import FunctionFailure
-from .output import LogLine, OutputCollector, OutputStream
+from ..records.logs import LogLine
+from .output import OutputCollector, OutputStream
 from .package import PackageError, Workspace
 from .runtime_api import Invocation, RuntimeApi
 from .runtimes import RuntimeUnavailable, interpreter_command, launch_for

@@ -10,13 +10,8 @@ import os
 import selectors
 import threading
 import time
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class LogLine:
-    timestamp_ms: int
-    text: str
+from ..records.logs import LogLine
 
 
 class OutputStream:

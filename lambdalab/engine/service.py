@@ -1,60 +1,34 @@
-"""The Lambda engine: from an Invoke to an environment and back, with AWS's answers.
+"""The Lambda engine: from an invocation to an environment and back, with AWS's answers.
 
 It owns the shared machinery (spawner, output reader, watcher, pools, concurrency) and
-turns every outcome into the response AWS would send. Records of each invocation (log
-lines, REPORT figures) are written here, once, whatever path the invoke came by.
+turns every outcome into the response AWS would send. It has one verb, :meth:`invoke`:
+the Invoke API, the async queue, pollers and HTTP sources all end there. Its records (log
+lines, one InvocationRecord per invocation) go to the sinks the cloud hands it.
 """
 
 from __future__ import annotations
 
-import collections
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..aws import iam
 from ..core.clock import CloudClock
-from ..records import logs, pricing
-from ..records.flow import FlowLog
-from ..records.meter import Meter
-from ..aws.metrics_sink import LambdaMetrics
 from ..core.settings import Settings
+from ..records import logs, pricing
+from ..records.invocations import InvocationRecord
+from ..records.logs import LogLine
 from . import processes
 from .concurrency import ConcurrencyCounter, Throttle
 from .environment import EnvironmentResult, EnvironmentServices, ExecutionEnvironment
-from .output import LogLine, OutputCollector
+from .output import OutputCollector
 from .package import Workspace
 from .pool import EnvironmentPool
 from .runtime_api import Invocation
 from .runtimes import sdk_site
+from .sinks import EngineSinks
 from .spec import FunctionSpec
 from .watcher import Watcher
-
-
-@dataclass(frozen=True)
-class InvocationRecord:
-    """One finished invocation, as the meter, the metrics and the console views see it."""
-
-    request_id: str
-    function_name: str
-    function_arn: str
-    version: str
-    invocation_type: str
-    started_at: float
-    duration_ms: float
-    billed_ms: int
-    init_ms: float | None
-    memory_mb: int
-    max_memory_mb: int
-    architecture: str
-    ephemeral_storage_mb: int
-    runtime: str
-    environment_id: str
-    error_type: str | None
-    timed_out: bool
-    logged: bool
 
 
 @dataclass
@@ -71,19 +45,12 @@ class InvokeOutcome:
 
 class LambdaEngine:
     def __init__(self, settings: Settings, workspace_root: Path, cloud_endpoint: str,
-                 clock: CloudClock | None = None) -> None:
+                 clock: CloudClock | None = None, sinks: EngineSinks | None = None) -> None:
         self.settings = settings
         self.clock = clock or CloudClock()
-        self.flow = FlowLog(self.clock)
+        self.sinks = sinks or EngineSinks()
         self.workspace = Workspace(workspace_root)
         self.concurrency = ConcurrencyCounter(settings.account_concurrency)
-        self.history: collections.deque[InvocationRecord] = collections.deque(maxlen=100_000)
-        self._history_lock = threading.Lock()
-        self._log_writer = logs.LogWriter()
-        self.meter = Meter(self.clock)
-        self.metrics = LambdaMetrics(self.clock, self.concurrency)
-        self._listeners: list = [self.meter.record, self.metrics.record]
-        self._throttle_listeners: list = [self.metrics.record_throttle]
         processes.become_subreaper()
         self.watcher = Watcher(settings, self._housekeeping)
         self.services = EnvironmentServices(
@@ -99,14 +66,14 @@ class LambdaEngine:
         )
         self.clock.add_time_listener(self._reclaim_idle)
         self.pool = EnvironmentPool(self._new_environment)
-        self.async_queue = None  # lambdalab.triggers.async_invoke installs it (retries, DLQ, destinations)
 
     # --- invoking ---------------------------------------------------------------------------
 
     def invoke(self, spec: FunctionSpec, payload: bytes, *, invocation_type: str = "RequestResponse",
                tail: bool = False, client_context: str | None = None, request_id: str | None = None,
                cognito_identity: str | None = None) -> InvokeOutcome:
-        """Run one invocation synchronously (Event invocations call this from the async queue)."""
+        """Run one invocation synchronously: every path that runs a function ends here (Event
+        invocations too, from the async queue)."""
         request_id = request_id or str(uuid.uuid4())
         throttle = self.concurrency.acquire(spec.arn, spec.reserved_concurrency)
         if throttle is not None:
@@ -132,18 +99,6 @@ class LambdaEngine:
             self.concurrency.release(spec.arn)
         return self._finish(spec, environment, result, invocation_type, started_at, tail)
 
-    def invoke_async(self, spec_loader, payload: bytes, *, source: str = "lambda:Invoke") -> str:
-        """Queue an Event invocation; spec_loader is called when it runs, so it sees the current config.
-
-        `source` names where the event came from ("s3:photos", "sns:alerts", ...) for the event flow.
-        The queue is AWS's async model (retries, event age, dead-letter queue, destinations), which
-        lives with the triggers: lambdalab/triggers/async_invoke.py."""
-        if self.async_queue is None:
-            from ..triggers import async_invoke
-
-            async_invoke.install(self)
-        return self.async_queue.submit(spec_loader, payload, source=source)
-
     def _finish(self, spec: FunctionSpec, environment: ExecutionEnvironment, result: EnvironmentResult,
                 invocation_type: str, started_at: float, tail: bool) -> InvokeOutcome:
         request_id = result.request_id
@@ -166,7 +121,7 @@ class LambdaEngine:
                                  LogLine(logs.now_ms(), "Runtime.ExitError")]
         end = logs.now_ms()
         invocation_lines += [LogLine(end, logs.end_line(request_id)), LogLine(end, logs.report_line(report))]
-        logged = self._log_writer.write(spec, environment.log_stream_name, result.init_lines + invocation_lines)
+        logged = self.sinks.logs.write(spec, environment.log_stream_name, result.init_lines + invocation_lines)
         record = InvocationRecord(
             request_id=request_id, function_name=spec.name, function_arn=spec.arn, version=spec.version,
             invocation_type=invocation_type, started_at=started_at, duration_ms=result.duration_ms,
@@ -176,9 +131,7 @@ class LambdaEngine:
             error_type=(result.failure.error_type or "Unhandled") if result.failure else None,
             timed_out=result.timed_out, logged=logged,
         )
-        with self._history_lock:
-            self.history.append(record)
-        for listener in list(self._listeners):
+        for listener in list(self.sinks.on_invocation):
             listener(record)
         return InvokeOutcome(
             request_id=request_id,
@@ -189,24 +142,13 @@ class LambdaEngine:
         )
 
     def _record_throttle(self, spec: FunctionSpec) -> None:
-        for listener in list(self._listeners):
-            listener(None)
-        for throttle_listener in list(self._throttle_listeners):
-            throttle_listener(spec)
-
-    def add_listener(self, listener) -> None:
-        """listener(record) after every invocation (record None for a throttle)."""
-        self._listeners.append(listener)
-
-    def add_throttle_listener(self, listener) -> None:
-        """listener(spec) after every throttled invoke: the function that was refused."""
-        self._throttle_listeners.append(listener)
+        for listener in list(self.sinks.on_throttle):
+            listener(spec)
 
     # --- environments -----------------------------------------------------------------------
 
     def _new_environment(self, spec: FunctionSpec) -> ExecutionEnvironment:
-        credentials = iam.assume_for_function(spec.account_id, spec.region, spec.role_arn, spec.name)
-        return ExecutionEnvironment(spec, self.services, credentials)
+        return ExecutionEnvironment(spec, self.services, self.sinks.credentials(spec))
 
     def _reclaim_idle(self, now: float) -> None:
         self.pool.reclaim_idle(self.settings.idle_lifetime_s, now)
@@ -225,10 +167,6 @@ class LambdaEngine:
         self.pool.shutdown_all()
         processes.sweep_orphans({e.pid for e, _ in self.pool.environments() if e.pid is not None}, min_age_s=0.0)
         self.concurrency.clear_reserved()
-        with self._history_lock:
-            self.history.clear()
-        self.meter.clear()
-        self.flow.clear()
         self.workspace.clear()
 
     def shutdown(self) -> None:

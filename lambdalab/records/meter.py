@@ -16,12 +16,10 @@ import collections
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import pricing
-
-if TYPE_CHECKING:
-    from ..engine.service import InvocationRecord
+from .invocations import InvocationRecord
 
 KEEP_ENTRIES = 100_000
 
@@ -61,7 +59,7 @@ class MeterEntry:
         return {**asdict(self), "gb_seconds": self.gb_seconds}
 
 
-def entry_for(record: "InvocationRecord", at: float) -> MeterEntry:
+def entry_for(record: InvocationRecord, at: float) -> MeterEntry:
     return MeterEntry(at=at, function_name=record.function_name, version=record.version,
                       architecture=record.architecture, memory_mb=record.memory_mb,
                       ephemeral_storage_mb=record.ephemeral_storage_mb, billed_ms=record.billed_ms,
@@ -78,10 +76,8 @@ class Meter:
         self._rollups: dict[tuple, MeterEntry] = {}
         self.session_started_at = clock.now()
 
-    def record(self, record: "InvocationRecord | None") -> None:
-        """An engine listener: called once per finished invocation (with None for a throttle: nothing ran)."""
-        if record is None:
-            return
+    def record(self, record: InvocationRecord) -> None:
+        """An engine listener: called once per finished invocation."""
         entry = entry_for(record, self._clock.now())
         with self._lock:
             self._entries.append(entry)

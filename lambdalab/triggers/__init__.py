@@ -4,22 +4,26 @@ Push sources (S3 notifications, SNS subscriptions, EventBridge rules and schedul
 resource-based policy on the function; poll sources (event source mappings for SQS, DynamoDB
 Streams, Kinesis) need permissions on the execution role; HTTP sources (function URLs, API
 Gateway) turn a request into an event and the function's answer into a response; the async
-queue retries Event invokes and sends their outcome to destinations or a dead-letter queue.
+queue (async_invoke.py, made by the cloud's wiring) retries Event invokes and sends their
+outcome to destinations or a dead-letter queue.
 
-Each module below has ``install(engine)`` (called once when the cloud starts), and may have
-``reset()`` (the account is being emptied: stop pollers, forget queued events) and
-``shutdown()`` (the cloud is ending).
+Each module in MODULES has ``install(cloud: CloudServices) -> Trigger | None``, called when a
+cloud starts (its moto hooks and admin requests close over that cloud). What it returns is
+the module's state for that cloud: ``reset()`` when the account is emptied (stop pollers,
+forget queued events) and ``shutdown()`` when the cloud ends.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from .services import CloudServices
 
 MODULES = (
-    "async_invoke",
-    "permissions",
+    "async_config",
+    "resource_policies",
     "s3_notifications",
     "sns_subscriptions",
     "eventbridge",
@@ -28,32 +32,34 @@ MODULES = (
     "api_gateway",
 )
 
-_installed: list[ModuleType] = []
+
+@runtime_checkable
+class Trigger(Protocol):
+    def reset(self) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
-def install_all(engine: Any) -> None:
-    if _installed:
-        for module in _installed:
-            module.install(engine)  # a new engine (tests start several clouds in one process)
-        return
+@dataclass
+class InstalledTriggers:
+    """The triggers of one cloud, reset and shut down together, in the order they were installed."""
+
+    triggers: list[Trigger] = field(default_factory=list)
+
+    def reset(self) -> None:
+        for trigger in self.triggers:
+            trigger.reset()
+
+    def shutdown(self) -> None:
+        for trigger in self.triggers:
+            trigger.shutdown()
+
+
+def install_all(cloud: CloudServices) -> InstalledTriggers:
+    installed = InstalledTriggers()
     for name in MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name == f"{__name__}.{name}":
-                continue  # not written yet
-            raise
-        module.install(engine)
-        _installed.append(module)
-
-
-def reset_all() -> None:
-    for module in _installed:
-        if hasattr(module, "reset"):
-            module.reset()
-
-
-def shutdown_all() -> None:
-    for module in _installed:
-        if hasattr(module, "shutdown"):
-            module.shutdown()
+        module = importlib.import_module(f"{__name__}.{name}")
+        trigger = module.install(cloud)
+        if trigger is not None:
+            installed.triggers.append(trigger)
+    return installed

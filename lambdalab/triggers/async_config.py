@@ -23,11 +23,12 @@ from urllib.parse import unquote
 
 from moto.awslambda import models as lambda_models
 from moto.awslambda.responses import LambdaResponse
-from moto.awslambda.utils import make_function_arn
-
-from ..aws import iam, lambda_api as moto_hooks
+from ..aws import iam
+from ..aws.moto_glue import ApiException, api_error, wrap
+from ..core.arns import Arn, FunctionArn, function_arn
 from ..engine import validation
 from . import destinations
+from .services import CloudServices
 
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_EVENT_AGE_S = 21_600
@@ -42,7 +43,6 @@ DEAD_LETTER_SERVICES = {"sqs": "SQS", "sns": "SNS"}
 _CONFIGS_ATTRIBUTE = "lambdalab_event_invoke_configs"
 _DEAD_LETTER_ATTRIBUTE = "lambdalab_dead_letter_target"
 _FUNCTION_IN_PATH = re.compile(r"/functions/([^/]+)/event-invoke-config")
-_installed = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def settings_for(backend: Any, name: str, qualifier: str | None) -> AsyncSetting
     except Exception:
         return None
     config = _configs(latest).get(_qualifier_key(qualifier))
-    arn = make_function_arn(latest.region, latest.account_id, latest.function_name)
+    arn = function_arn(latest.region, latest.account_id, latest.function_name)
     settings = AsyncSettings(function_arn=arn, role_arn=version.role,
                              dead_letter=getattr(version, _DEAD_LETTER_ATTRIBUTE, None))
     if config is None:
@@ -128,36 +128,41 @@ def _configs(latest_fn: Any) -> dict[str, EventInvokeConfig]:
 
 # --- installing -------------------------------------------------------------------------------
 
-def install() -> None:
-    """Replace moto's EventInvokeConfig API and keep DeadLetterConfig. Idempotent."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    LambdaResponse.put_function_event_invoke_config = _put_api
-    LambdaResponse.update_function_event_invoke_config = _update_api
-    LambdaResponse.get_function_event_invoke_config = _get_api
-    LambdaResponse.delete_function_event_invoke_config = _delete_api
-    LambdaResponse.list_function_event_invoke_configs = _list_api
-    backend = lambda_models.LambdaBackend
-    moto_hooks.wrap(backend, "create_function", _create_with_dead_letter)
-    moto_hooks.wrap(backend, "update_function_configuration", _update_with_dead_letter)
-    original_configuration = lambda_models.LambdaFunction.get_configuration
+def install(cloud: CloudServices) -> None:
+    """Replace moto's EventInvokeConfig API and keep DeadLetterConfig (moto drops it)."""
+    clock = cloud.clock
+    for name, handler in (("put_function_event_invoke_config", _put_api),
+                          ("update_function_event_invoke_config", _update_api),
+                          ("get_function_event_invoke_config", _get_api),
+                          ("delete_function_event_invoke_config", _delete_api),
+                          ("list_function_event_invoke_configs", _list_api)):
+        setattr(LambdaResponse, name, _answering(handler, clock.now))
+    wrap(lambda_models.LambdaBackend, "create_function", _create_with_dead_letter)
+    wrap(lambda_models.LambdaBackend, "update_function_configuration", _update_with_dead_letter)
+    wrap(lambda_models.LambdaFunction, "get_configuration", _configuration_with_dead_letter)
 
-    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        configuration = original_configuration(self, *args, **kwargs)
-        target = getattr(self, _DEAD_LETTER_ATTRIBUTE, None)
-        if target:
-            configuration["DeadLetterConfig"] = {"TargetArn": target}
-        return configuration
 
-    lambda_models.LambdaFunction.get_configuration = get_configuration
+def _answering(handler: Any, now: Any) -> Any:
+    """handler(response, at) as moto's response method: `at` is the cloud clock's time of the request."""
+    def api(response: LambdaResponse) -> tuple[int, dict[str, str], str]:
+        return handler(response, now())
+
+    api.__name__ = handler.__name__
+    return api
+
+
+def _configuration_with_dead_letter(original: Any, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    configuration = original(fn, *args, **kwargs)
+    target = getattr(fn, _DEAD_LETTER_ATTRIBUTE, None)
+    if target:
+        configuration["DeadLetterConfig"] = {"TargetArn": target}
+    return configuration
 
 
 # --- errors -----------------------------------------------------------------------------------
 
 def _fail(code: str, message: str, status: int = 400) -> None:
-    raise moto_hooks.ApiException(validation.ApiError(code, message, status))
+    raise api_error(code, message, status)
 
 
 def _no_config(function_arn: str, qualifier: str) -> None:
@@ -175,6 +180,7 @@ class _Request:
     name: str
     qualifier: str
     body: dict[str, Any]
+    at: float  # the cloud clock's time of the request
 
     @property
     def latest(self) -> Any:
@@ -182,17 +188,17 @@ class _Request:
 
     @property
     def function_arn(self) -> str:
-        return make_function_arn(self.backend.region_name, self.backend.account_id, self.name)
+        return function_arn(self.backend.region_name, self.backend.account_id, self.name)
 
 
-def _request(response: LambdaResponse) -> _Request:
+def _request(response: LambdaResponse, at: float) -> _Request:
     match = _FUNCTION_IN_PATH.search(response.path)
     raw = unquote(match.group(1)) if match else ""
     asked = (response.querystring.get("Qualifier") or [None])[0]
     name, derived = raw, None
-    if raw.startswith("arn:"):
-        parts = raw.split(":")
-        name, derived = parts[6] if len(parts) > 6 else raw, parts[7] if len(parts) > 7 else None
+    arn = FunctionArn.parse(raw)
+    if arn is not None:
+        name, derived = arn.name, arn.qualifier
     elif ":" in raw:
         name, derived = raw.split(":", 1)
     if derived and asked and derived != asked:
@@ -201,24 +207,24 @@ def _request(response: LambdaResponse) -> _Request:
     qualifier = derived or asked
     response.backend.get_function(name, qualifier)  # the function (and version or alias) must exist: 404 if not
     body = json.loads(response.body) if response.body else {}
-    return _Request(response.backend, name, _qualifier_key(qualifier), body if isinstance(body, dict) else {})
+    return _Request(response.backend, name, _qualifier_key(qualifier), body if isinstance(body, dict) else {}, at)
 
 
 def _answer(document: Any, status: int = 200) -> tuple[int, dict[str, str], str]:
     return status, {"content-type": "application/json", "status": str(status)}, json.dumps(document)
 
 
-def _put_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+def _put_api(self: LambdaResponse, at: float) -> tuple[int, dict[str, str], str]:
     """PutFunctionEventInvokeConfig: the whole config is replaced; settings left out are removed."""
-    request = _request(self)
+    request = _request(self, at)
     config = _config_from(request, request.body, base=None)
     _configs(request.latest)[request.qualifier] = config
     return _answer(config.as_api(request.function_arn))
 
 
-def _update_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+def _update_api(self: LambdaResponse, at: float) -> tuple[int, dict[str, str], str]:
     """UpdateFunctionEventInvokeConfig: only the settings given change."""
-    request = _request(self)
+    request = _request(self, at)
     existing = _configs(request.latest).get(request.qualifier)
     if existing is None:
         _no_config(request.function_arn, request.qualifier)
@@ -227,29 +233,29 @@ def _update_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     return _answer(config.as_api(request.function_arn))
 
 
-def _get_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
-    request = _request(self)
+def _get_api(self: LambdaResponse, at: float) -> tuple[int, dict[str, str], str]:
+    request = _request(self, at)
     config = _configs(request.latest).get(request.qualifier)
     if config is None:
         _no_config(request.function_arn, request.qualifier)
     return _answer(config.as_api(request.function_arn))
 
 
-def _delete_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
-    request = _request(self)
+def _delete_api(self: LambdaResponse, at: float) -> tuple[int, dict[str, str], str]:
+    request = _request(self, at)
     if _configs(request.latest).pop(request.qualifier, None) is None:
         _no_config(request.function_arn, request.qualifier)
     return 204, {"status": "204"}, ""
 
 
-def _list_api(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+def _list_api(self: LambdaResponse, at: float) -> tuple[int, dict[str, str], str]:
     """ListFunctionEventInvokeConfigs, a page at a time (Marker is where the next page starts)."""
-    request = _request(self)
+    request = _request(self, at)
     configs = sorted(_configs(request.latest).values(), key=lambda config: config.last_modified)
     max_items = int((self.querystring.get("MaxItems") or [LIST_PAGE_MAX])[0])
     error = validation._range_error(max_items, "maxItems", 1, LIST_PAGE_MAX)
     if error is not None:
-        raise moto_hooks.ApiException(error)
+        raise ApiException(error)
     start = int((self.querystring.get("Marker") or ["0"])[0] or 0)
     page = configs[start:start + max_items]
     answer: dict[str, Any] = {"FunctionEventInvokeConfigs": [c.as_api(request.function_arn) for c in page]}
@@ -270,7 +276,7 @@ def _config_from(request: _Request, body: dict[str, Any], base: EventInvokeConfi
         if value is not None:
             error = validation._range_error(int(value), member, low, high)
             if error is not None:
-                raise moto_hooks.ApiException(error)
+                raise ApiException(error)
     config = base or EventInvokeConfig(request.qualifier, 0.0)
     if base is None or retries is not None:
         config = replace(config, maximum_retry_attempts=None if retries is None else int(retries))
@@ -281,7 +287,7 @@ def _config_from(request: _Request, body: dict[str, Any], base: EventInvokeConfi
         on_failure = ((destination_config or {}).get("OnFailure") or {}).get("Destination") or None
         _check_destinations(request, on_success, on_failure)
         config = replace(config, on_success=on_success, on_failure=on_failure)
-    return replace(config, last_modified=moto_hooks.engine().clock.now())
+    return replace(config, last_modified=request.at)
 
 
 def _check_destinations(request: _Request, on_success: str | None, on_failure: str | None) -> None:
@@ -292,7 +298,7 @@ def _check_destinations(request: _Request, on_success: str | None, on_failure: s
                                          f"satisfy constraint: Member must satisfy regular expression pattern: "
                                          f"{DESTINATION_PATTERN}")
     for arn, kind in ((on_success, "OnSuccess"), (on_failure, "OnFailure")):
-        parsed = destinations.Arn.parse(arn) if arn else None
+        parsed = Arn.parse(arn) if arn else None
         if arn and (parsed is None or parsed.service not in DESTINATION_SERVICES[kind]):
             success_part = f"OnSuccess(destination={on_success})" if on_success else "null"
             failure_part = f"OnFailure(destination={on_failure})" if on_failure else "null"
@@ -303,19 +309,18 @@ def _check_destinations(request: _Request, on_success: str | None, on_failure: s
     role = request.backend.get_function(request.name, request.qualifier).role
     for arn in (on_success, on_failure):
         if arn and not destinations.role_may_deliver(request.backend.account_id, role, arn):
-            call = destinations.ACTIONS[destinations.Arn.parse(arn).service][1]
+            call = destinations.ACTIONS[Arn.parse(arn).service][1]
             _fail("InvalidParameterValueException",
                   f"The function's execution role does not have permissions to call {call} on {arn}")
 
 
-def _check_function_destination(request: _Request, arn: str, parsed: destinations.Arn) -> None:
+def _check_function_destination(request: _Request, arn: str, parsed: Arn) -> None:
     if parsed.name == request.name and parsed.account_id == request.backend.account_id:
         _fail("InvalidParameterValueException", "You can't specify the function as a destination for itself.")
-    from moto.awslambda.models import lambda_backends
-
-    parts = parsed.resource.split(":")
+    function = FunctionArn.parse(arn)
     try:
-        lambda_backends[parsed.account_id][parsed.region].get_function(parsed.name, parts[2] if len(parts) > 2 else None)
+        lambda_models.lambda_backends[parsed.account_id][parsed.region].get_function(
+            parsed.name, function.qualifier if function else None)
     except Exception:
         _fail("InvalidParameterValueException", f"The destination ARN {arn} is invalid.")
 
@@ -331,7 +336,7 @@ def _dead_letter_target(configuration: dict[str, Any]) -> str | None:
 
 def _check_dead_letter(account_id: str, role_arn: str | None, target: str) -> None:
     """AWS checks the role can write to the queue or topic when the function is configured."""
-    parsed = destinations.Arn.parse(target)
+    parsed = Arn.parse(target)
     if parsed is None or parsed.service not in DEAD_LETTER_SERVICES:
         _fail("InvalidParameterValueException", f"The provided target ARN {target} is invalid: a dead-letter queue "
                                                 "must be an SQS queue or an SNS topic.")

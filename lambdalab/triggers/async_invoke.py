@@ -1,5 +1,5 @@
 """Lambda's asynchronous invocation: the internal queue behind Invoke(InvocationType=Event),
-InvokeAsync, and every push trigger (S3, SNS, EventBridge), which all call engine.invoke_async.
+InvokeAsync, and every push trigger (S3, SNS, EventBridge), which all submit to it.
 
 What happens to an event, as on AWS (../shared/aws-lambda-facts.md):
 
@@ -24,14 +24,14 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from moto.awslambda.utils import make_function_arn
-
-from ..core.clock import Timer
+from ..aws.metrics_sink import LambdaMetrics
+from ..aws.moto_glue import SpecLoader
+from ..core.arns import FunctionArn, function_arn
+from ..core.clock import CloudClock, Timer
+from ..engine.service import LambdaEngine
 from ..engine.spec import FunctionSpec
+from ..records.flow import FlowLog
 from . import async_config, destinations
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,7 @@ RETRY_DELAYS_S = (60.0, 120.0)  # after the first attempt, after the second
 THROTTLE_FIRST_DELAY_S = 1.0
 THROTTLE_MAX_DELAY_S = 300.0
 WORKERS = 8
-API_SOURCE = "lambda:Invoke"  # engine.invoke_async's default source: the Invoke API itself
-
-_current: "AsyncInvokeQueue | None" = None
+API_SOURCE = "lambda:Invoke"  # submit's default source: the Invoke API itself
 
 
 @dataclass(eq=False)  # each event is itself, whatever its fields: kept in a set while it waits
@@ -50,7 +48,7 @@ class QueuedEvent:
     """One event in the queue, with what its attempts have come to so far."""
 
     request_id: str
-    loader: Callable[[], FunctionSpec | None]
+    loader: SpecLoader
     payload: bytes
     source: str
     enqueued_at: float
@@ -62,29 +60,15 @@ class QueuedEvent:
     timer: Timer | None = field(default=None, repr=False)
 
 
-def install(engine: Any) -> None:
-    """Give this engine its queue, and the API its EventInvokeConfig and DeadLetterConfig."""
-    global _current
-    async_config.install()
-    if getattr(engine, "async_queue", None) is None:
-        engine.async_queue = AsyncInvokeQueue(engine)
-    _current = engine.async_queue
-
-
-def reset() -> None:
-    if _current is not None:
-        _current.reset()
-
-
-def shutdown() -> None:
-    if _current is not None:
-        _current.shutdown()
-
-
 class AsyncInvokeQueue:
-    def __init__(self, engine: Any, workers: int = WORKERS) -> None:
+    """The cloud's one queue of Event invocations; the wiring makes it, resets it and shuts it down."""
+
+    def __init__(self, engine: LambdaEngine, clock: CloudClock, flow: FlowLog, metrics: LambdaMetrics,
+                 workers: int = WORKERS) -> None:
         self._engine = engine
-        self._clock = engine.clock
+        self._clock = clock
+        self._flow = flow
+        self._metrics_sink = metrics
         self._ready: queue.Queue[QueuedEvent | None] = queue.Queue()
         self._lock = threading.Lock()
         self._in_flight = 0  # events waiting for a worker or being attempted
@@ -96,14 +80,13 @@ class AsyncInvokeQueue:
             worker.start()
         self._clock.add_busy_check(self.busy)
 
-    # --- the engine's side ------------------------------------------------------------------
+    # --- what the sources see ----------------------------------------------------------------
 
-    def submit(self, spec_loader: Callable[[], FunctionSpec | None], payload: bytes, *,
-               source: str = API_SOURCE) -> str:
+    def submit(self, spec_loader: SpecLoader, payload: bytes, *, source: str = API_SOURCE) -> str:
         """Queue an event; its request id is the one the function will see, in every attempt."""
         event = QueuedEvent(str(uuid.uuid4()), spec_loader, payload, source, self._clock.now(), self._generation)
         if source == API_SOURCE:  # a push source records its own hop to the function
-            self._engine.flow.record(source, f"lambda:{_bare_name(spec_loader)}", "event", "InvocationType=Event",
+            self._flow.record(source, f"lambda:{_bare_name(spec_loader)}", "event", "InvocationType=Event",
                                      request_id=event.request_id)
         self._enqueue(event)
         return event.request_id
@@ -178,7 +161,7 @@ class AsyncInvokeQueue:
         spec = event.loader()
         settings = _settings(event.loader, spec) if spec is not None else None
         if spec is None or settings is None:
-            self._engine.flow.record(event.source, f"lambda:{_bare_name(event.loader)}", "dropped",
+            self._flow.record(event.source, f"lambda:{_bare_name(event.loader)}", "dropped",
                                      "the function no longer exists", request_id=event.request_id, ok=False)
             return
         now = self._clock.now()
@@ -199,7 +182,7 @@ class AsyncInvokeQueue:
         event.last = destinations.Attempt(outcome.body, outcome.function_error, spec.version)
         function = f"lambda:{spec.name}"
         detail = f"attempt {event.attempts}" + (f": {outcome.function_error}" if outcome.function_error else "")
-        self._engine.flow.record(function, function, "invoke" if event.attempts == 1 else "retry", detail,
+        self._flow.record(function, function, "invoke" if event.attempts == 1 else "retry", detail,
                                  request_id=event.request_id, ok=outcome.function_error is None)
         if outcome.function_error is None:
             self._finish(event, spec, settings, destinations.SUCCESS)
@@ -216,12 +199,12 @@ class AsyncInvokeQueue:
         event.last_throttle = message
         function = f"lambda:{spec.name}"
         if spec.reserved_concurrency == 0:  # AWS: straight to the DLQ or on-failure destination, no retries
-            self._engine.flow.record(function, function, "throttle", "reserved concurrency is 0: not retried",
+            self._flow.record(function, function, "throttle", "reserved concurrency is 0: not retried",
                                      request_id=event.request_id, ok=False)
             self._finish(event, spec, settings, destinations.RETRIES_EXHAUSTED)
             return
         delay = min(THROTTLE_FIRST_DELAY_S * 2 ** (event.throttles - 1), THROTTLE_MAX_DELAY_S)
-        self._engine.flow.record(function, function, "throttle", f"kept in the queue; tried again in {delay:g} s",
+        self._flow.record(function, function, "throttle", f"kept in the queue; tried again in {delay:g} s",
                                  request_id=event.request_id, ok=False)
         deadline = event.enqueued_at + settings.max_event_age_s
         self._later(event, min(self._clock.now() + delay, deadline), f"async throttled {spec.name}: try again")
@@ -233,7 +216,7 @@ class AsyncInvokeQueue:
         success = condition == destinations.SUCCESS
         function = f"lambda:{spec.name}"
         tries = f"{event.attempts} attempt{'s' if event.attempts != 1 else ''}"
-        self._engine.flow.record(function, function, "success" if success else "failure",
+        self._flow.record(function, function, "success" if success else "failure",
                                  tries if success else f"{condition} after {tries}",
                                  request_id=event.request_id, ok=success)
         sender = destinations.Sender(spec.account_id, spec.region, spec.name, spec.qualified_arn, settings.role_arn)
@@ -246,7 +229,7 @@ class AsyncInvokeQueue:
             self._to_dead_letter(event, sender, settings.dead_letter, condition)
         self._metrics(spec, [("AsyncEventsDropped", 1, "Count")])
         if not destination and not settings.dead_letter:
-            self._engine.flow.record(function, function, "dropped",
+            self._flow.record(function, function, "dropped",
                                      f"{condition}: no dead-letter queue or on-failure destination",
                                      request_id=event.request_id, ok=False)
 
@@ -255,7 +238,7 @@ class AsyncInvokeQueue:
         record = destinations.invocation_record(
             sender=sender, request_id=event.request_id, condition=condition, invoke_count=event.attempts,
             payload=event.payload, last=event.last, at=self._clock.now())
-        delivery = destinations.send_record(self._engine, sender, arn, record, success=success)
+        delivery = destinations.send_record(self, sender, arn, record, success=success, now=self._clock.now())
         what = f"{'OnSuccess' if success else 'OnFailure'} destination"
         self._record_delivery(event, sender, arn, "destination", f"{what}: {condition}", delivery)
         if not delivery.delivered:
@@ -270,55 +253,44 @@ class AsyncInvokeQueue:
             self._metrics_of(sender, [("DeadLetterErrors", 1, "Count")])
 
     def _record_delivery(self, event: QueuedEvent, sender: destinations.Sender, arn: str, kind: str, detail: str,
-                         delivery: destinations.Delivery) -> None:
+                         delivery: destinations.SendOutcome) -> None:
         target = destinations.flow_name(arn)
         if delivery.delivered:
-            self._engine.flow.record(sender.flow_name, target, kind, detail, request_id=event.request_id,
+            self._flow.record(sender.flow_name, target, kind, detail, request_id=event.request_id,
                                      ok=kind == "destination" and detail.startswith("OnSuccess"))
             return
         log.warning("lambdalab: %s of %s to %s not delivered: %s", kind, event.request_id, arn, delivery.problem)
-        self._engine.flow.record(sender.flow_name, target, "dropped", f"{kind} not delivered: {delivery.problem}",
+        self._flow.record(sender.flow_name, target, "dropped", f"{kind} not delivered: {delivery.problem}",
                                  request_id=event.request_id, ok=False)
 
     # --- metrics ----------------------------------------------------------------------------
 
     def _metrics(self, spec: FunctionSpec, data: list[tuple[str, float, str]]) -> None:
-        publisher = getattr(self._engine, "metrics", None)
-        if publisher is not None:
-            publisher.put_function_metrics(spec.arn, data)
+        self._metrics_sink.put_function_metrics(spec.arn, data)
 
     def _metrics_of(self, sender: destinations.Sender, data: list[tuple[str, float, str]]) -> None:
-        publisher = getattr(self._engine, "metrics", None)
-        if publisher is not None:
-            publisher.put_function_metrics(make_function_arn(sender.region, sender.account_id, sender.function_name),
-                                           data)
+        self._metrics_sink.put_function_metrics(function_arn(sender.region, sender.account_id, sender.function_name),
+                                                data)
 
 
 # --- which function an event is for -----------------------------------------------------------
 
-def _settings(loader: Any, spec: FunctionSpec) -> async_config.AsyncSettings | None:
-    """The function's async settings now. moto_hooks.spec_loader says which function, version or
-    alias was invoked; a loader of another kind is taken to mean the version it loaded."""
-    backend = getattr(loader, "backend", None)
-    if backend is None:
-        from moto.awslambda.models import lambda_backends
-
-        return async_config.settings_for(lambda_backends[spec.account_id][spec.region], spec.name, spec.version)
-    name, qualifier = _name_and_qualifier(getattr(loader, "function_name", spec.name),
-                                          getattr(loader, "qualifier", None))
-    return async_config.settings_for(backend, name, qualifier)
+def _settings(loader: SpecLoader, spec: FunctionSpec) -> async_config.AsyncSettings | None:
+    """The function's async settings now, for the function, version or alias that was invoked."""
+    name, qualifier = _name_and_qualifier(loader.function_name, loader.qualifier)
+    return async_config.settings_for(loader.backend, name, qualifier)
 
 
 def _name_and_qualifier(name: str, qualifier: str | None) -> tuple[str, str | None]:
     """A FunctionName as the API takes it (name, name:qualifier, or an ARN) split in two."""
-    if name.startswith("arn:"):
-        parts = name.split(":")
-        return parts[6], (parts[7] if len(parts) > 7 else qualifier)
+    arn = FunctionArn.parse(name)
+    if arn is not None:
+        return arn.name, arn.qualifier or qualifier
     if ":" in name:
         bare, derived = name.split(":", 1)
         return bare, derived
     return name, qualifier
 
 
-def _bare_name(loader: Any) -> str:
-    return _name_and_qualifier(getattr(loader, "function_name", "") or "function", None)[0]
+def _bare_name(loader: SpecLoader) -> str:
+    return _name_and_qualifier(loader.function_name or "function", None)[0]

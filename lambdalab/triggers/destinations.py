@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..aws import iam
+from ..aws.moto_glue import EventQueue, SpecLoader
+from ..core.arns import Arn, FunctionArn
 
 log = logging.getLogger(__name__)
 
@@ -63,39 +65,17 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class SendOutcome:
+    """Whether a record or a dead letter reached its target, and if not, why."""
+
     delivered: bool
     problem: str = ""
-
-
-@dataclass(frozen=True)
-class Arn:
-    service: str
-    region: str
-    account_id: str
-    resource: str
-
-    @classmethod
-    def parse(cls, arn: str) -> "Arn | None":
-        parts = arn.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn":
-            return None
-        return cls(parts[2], parts[3], parts[4], parts[5])
-
-    @property
-    def name(self) -> str:
-        """The queue, topic, function, bus or bucket name."""
-        if self.service == "lambda":
-            return self.resource.split(":")[1] if self.resource.startswith("function:") else self.resource
-        if self.service == "events":
-            return self.resource.split("/", 1)[-1]
-        return self.resource
 
 
 def flow_name(arn: str) -> str:
     """How the event flow names a target: "sqs:failed-orders", "lambda:audit", "events:default"."""
     parsed = Arn.parse(arn)
-    return f"{parsed.service}:{parsed.name}" if parsed else arn
+    return parsed.flow_name if parsed else arn
 
 
 def role_may_deliver(sender_account: str, role_arn: str, target_arn: str) -> bool:
@@ -160,32 +140,33 @@ def error_code_and_message(last: Attempt | None, throttle_message: str | None) -
 
 # --- sending ---------------------------------------------------------------------------------
 
-def send_record(engine: Any, sender: Sender, target_arn: str, record: dict, *, success: bool) -> Delivery:
+def send_record(events: EventQueue, sender: Sender, target_arn: str, record: dict, *, success: bool,
+                now: float) -> SendOutcome:
     """Deliver an invocation record to an OnSuccess or OnFailure destination."""
     parsed = Arn.parse(target_arn)
     if parsed is None or parsed.service not in ACTIONS:
-        return Delivery(False, f"{target_arn} is not a destination Lambda can deliver to")
+        return SendOutcome(False, f"{target_arn} is not a destination Lambda can deliver to")
     if not role_may_deliver(sender.account_id, sender.role_arn, target_arn):
-        return Delivery(False, missing_permission(sender.role_arn, target_arn))
+        return SendOutcome(False, missing_permission(sender.role_arn, target_arn))
     body = json.dumps(record)
     sends = {
         "sqs": lambda: _send_sqs(parsed, body, {}),
         "sns": lambda: _publish_sns(parsed, target_arn, body, {}),
-        "lambda": lambda: _invoke_function(engine, sender, parsed, body),
+        "lambda": lambda: _invoke_function(events, sender, target_arn, body),
         "events": lambda: _put_event(sender, parsed, target_arn, body, success),
-        "s3": lambda: _put_object(engine, sender, parsed, body),
+        "s3": lambda: _put_object(now, sender, parsed, body),
     }
     return _guarded(target_arn, sends[parsed.service])
 
 
 def send_dead_letter(sender: Sender, target_arn: str, payload: bytes, *, request_id: str, error_code: str,
-                     error_message: str) -> Delivery:
+                     error_message: str) -> SendOutcome:
     """The event as it was sent, to the DeadLetterConfig's queue or topic, with AWS's three attributes."""
     parsed = Arn.parse(target_arn)
     if parsed is None or parsed.service not in ("sqs", "sns"):
-        return Delivery(False, f"{target_arn} is not an SQS queue or SNS topic")
+        return SendOutcome(False, f"{target_arn} is not an SQS queue or SNS topic")
     if not role_may_deliver(sender.account_id, sender.role_arn, target_arn):
-        return Delivery(False, missing_permission(sender.role_arn, target_arn))
+        return SendOutcome(False, missing_permission(sender.role_arn, target_arn))
     attributes = {"RequestID": ("String", request_id), "ErrorCode": ("Number", error_code),
                   "ErrorMessage": ("String", error_message or "Unhandled")}
     body = (payload or b"{}").decode("utf-8", "replace")
@@ -194,7 +175,7 @@ def send_dead_letter(sender: Sender, target_arn: str, payload: bytes, *, request
     return _guarded(target_arn, lambda: _publish_sns(parsed, target_arn, body, attributes))
 
 
-def _guarded(target_arn: str, send: Any) -> Delivery:
+def _guarded(target_arn: str, send: Any) -> SendOutcome:
     """A delivery that fails (no such queue, a FIFO target) is reported, never raised: the event
     is done with whatever happens to its record."""
     try:
@@ -202,48 +183,44 @@ def _guarded(target_arn: str, send: Any) -> Delivery:
     except Exception as error:  # noqa: BLE001 - any failure of the target service is a failed delivery
         problem = getattr(error, "message", None) or str(error) or type(error).__name__
         log.warning("lambdalab: delivery to %s failed: %s", target_arn, problem)
-        return Delivery(False, f"{type(error).__name__}: {problem}")
+        return SendOutcome(False, f"{type(error).__name__}: {problem}")
 
 
-def _send_sqs(queue: Arn, body: str, attributes: dict[str, tuple[str, str]]) -> Delivery:
+def _send_sqs(queue: Arn, body: str, attributes: dict[str, tuple[str, str]]) -> SendOutcome:
     from moto.sqs.models import sqs_backends
 
     if queue.name.endswith(".fifo"):
-        return Delivery(False, "FIFO queues are not supported destinations")
+        return SendOutcome(False, "FIFO queues are not supported destinations")
     sqs_backends[queue.account_id][queue.region].send_message(
         queue.name, body,
         message_attributes={name: {"DataType": kind, "StringValue": value} for name, (kind, value) in attributes.items()})
-    return Delivery(True)
+    return SendOutcome(True)
 
 
-def _publish_sns(topic: Arn, topic_arn: str, body: str, attributes: dict[str, tuple[str, str]]) -> Delivery:
+def _publish_sns(topic: Arn, topic_arn: str, body: str, attributes: dict[str, tuple[str, str]]) -> SendOutcome:
     from moto.sns.models import sns_backends
 
     if topic.name.endswith(".fifo"):
-        return Delivery(False, "FIFO topics are not supported destinations")
+        return SendOutcome(False, "FIFO topics are not supported destinations")
     backend = sns_backends[topic.account_id][topic.region]
     backend.get_topic(topic_arn)  # raises NotFound for a topic that does not exist
     backend.publish(body, arn=topic_arn,
                     message_attributes={name: {"Type": kind, "Value": value} for name, (kind, value) in attributes.items()})
-    return Delivery(True)
+    return SendOutcome(True)
 
 
-def _invoke_function(engine: Any, sender: Sender, function: Arn, body: str) -> Delivery:
+def _invoke_function(events: EventQueue, sender: Sender, target_arn: str, body: str) -> SendOutcome:
     """A Lambda destination is an asynchronous invoke of that function, with its own queue and retries."""
-    from moto.awslambda.models import lambda_backends
-
-    from ..aws import lambda_api as moto_hooks
-
-    parts = function.resource.split(":")
-    qualifier = parts[2] if len(parts) > 2 else None
-    backend = lambda_backends[function.account_id][function.region]
-    backend.get_function(function.name, qualifier)  # raises for a function that does not exist (any more)
-    engine.invoke_async(moto_hooks.spec_loader(backend, function.name, qualifier), body.encode(),
-                        source=sender.flow_name)
-    return Delivery(True)
+    function = FunctionArn.parse(target_arn)
+    if function is None:
+        return SendOutcome(False, f"{target_arn} is not a function ARN")
+    loader = SpecLoader.for_arn(function)
+    loader.backend.get_function(function.name, function.qualifier)  # raises for a function that does not exist
+    events.submit(loader, body.encode(), source=sender.flow_name)
+    return SendOutcome(True)
 
 
-def _put_event(sender: Sender, bus: Arn, arn: str, body: str, success: bool) -> Delivery:
+def _put_event(sender: Sender, bus: Arn, arn: str, body: str, success: bool) -> SendOutcome:
     """PutEvents on the bus: source "lambda", the record as the detail."""
     from moto.events.models import events_backends
 
@@ -253,17 +230,17 @@ def _put_event(sender: Sender, bus: Arn, arn: str, body: str, success: bool) -> 
     }])
     failed = [entry for entry in entries if entry.get("ErrorCode")]
     if failed:
-        return Delivery(False, f"{failed[0]['ErrorCode']}: {failed[0].get('ErrorMessage', '')}")
-    return Delivery(True)
+        return SendOutcome(False, f"{failed[0]['ErrorCode']}: {failed[0].get('ErrorMessage', '')}")
+    return SendOutcome(True)
 
 
-def _put_object(engine: Any, sender: Sender, bucket: Arn, body: str) -> Delivery:
+def _put_object(now: float, sender: Sender, bucket: Arn, body: str) -> SendOutcome:
     """An S3 on-failure destination: the record as one JSON object. The key layout is the one
     remembered from AWS's guide, aws/lambda/async/<function>/YYYY/MM/DD/<time>-<id> (unconfirmed)."""
     from moto.s3.models import s3_backends
 
-    moment = datetime.fromtimestamp(engine.clock.now(), timezone.utc)
+    moment = datetime.fromtimestamp(now, timezone.utc)
     key = (f"aws/lambda/async/{sender.function_name}/{moment:%Y/%m/%d}/"
            f"{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}")
     s3_backends[bucket.account_id or sender.account_id]["aws"].put_object(bucket.name, key, body.encode())
-    return Delivery(True)
+    return SendOutcome(True)

@@ -3,7 +3,8 @@
 Push sources (S3, SNS, EventBridge, API Gateway) and function URLs are allowed to invoke a
 function only by a statement of the function's own policy, added with AddPermission. moto
 stores the statements and answers GetPolicy and RemovePermission, but never reads them;
-this module is the reader every push trigger asks before it invokes.
+this module is the reader every push trigger asks before it invokes (resource_policies.py
+makes AddPermission and RemovePermission answer as AWS does).
 """
 
 from __future__ import annotations
@@ -23,13 +24,6 @@ class Caller:
     source_account: str | None = None
     function_url_auth_type: str | None = None
     invoked_via_function_url: bool | None = None
-
-
-def install(engine: Any) -> None:
-    """AddPermission and RemovePermission answer as AWS does; the triggers call allows() themselves."""
-    from . import resource_policies
-
-    resource_policies.install()
 
 
 def statements(fn: Any) -> list[dict[str, Any]]:

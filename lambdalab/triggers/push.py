@@ -14,8 +14,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..aws import lambda_api as moto_hooks
+from ..aws.moto_glue import SpecLoader, find_function
+from ..core.arns import FunctionArn
 from . import permissions
+from .services import CloudServices
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +36,6 @@ class PushSource:
 
 
 @dataclass(frozen=True)
-class FunctionRef:
-    """A function named by its ARN, as bucket notifications, subscriptions and rule targets name it."""
-
-    account_id: str
-    region: str
-    name: str
-    qualifier: str | None = None
-
-    @classmethod
-    def from_arn(cls, arn: str) -> "FunctionRef | None":
-        parts = arn.split(":")
-        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
-            return None
-        return cls(parts[4], parts[3], parts[6], parts[7] if len(parts) == 8 else None)
-
-    @property
-    def flow_name(self) -> str:
-        return f"lambda:{self.name}"
-
-
-@dataclass(frozen=True)
 class Delivery:
     """What became of one event: queued (request_id), or refused with an EventBridge-style error code."""
 
@@ -67,26 +48,14 @@ class Delivery:
         return self.request_id is not None
 
 
-def find_function(ref: FunctionRef) -> tuple[Any, Any] | None:
-    """(moto's Lambda backend, the function) or None when there is no such function (or version)."""
-    from moto.awslambda.models import lambda_backends
-
-    try:
-        backend = lambda_backends[ref.account_id][ref.region]
-        return backend, backend.get_function(ref.name, ref.qualifier)
-    except Exception:
-        return None
-
-
-def deliver(source: PushSource, function_arn: str, event: Any, detail: str = "") -> Delivery:
+def deliver(cloud: CloudServices, source: PushSource, function_arn: str, event: Any, detail: str = "") -> Delivery:
     """Queue `event` for the function if its policy lets `source` invoke it; record the hop either way."""
-    engine = moto_hooks.engine()
-    ref = FunctionRef.from_arn(function_arn)
+    ref = FunctionArn.parse(function_arn)
     found = find_function(ref) if ref is not None else None
     target = ref.flow_name if ref is not None else f"lambda:{function_arn}"
     if found is None:
         message = f"Function not found: {function_arn}"
-        engine.flow.record(source.flow_name, target, "dropped", message, ok=False)
+        cloud.flow.record(source.flow_name, target, "dropped", message, ok=False)
         return Delivery(error_code=NO_RESOURCE, error_message=message)
     backend, function = found
     caller = permissions.Caller(principal=source.principal, source_arn=source.source_arn,
@@ -94,12 +63,11 @@ def deliver(source: PushSource, function_arn: str, event: Any, detail: str = "")
     if not permissions.allows(function, caller, ref.qualifier):
         message = (f"{source.principal} is not authorized to invoke {function_arn}: the function's resource-based "
                    f"policy has no statement for {source.source_arn} (lambda:AddPermission)")
-        engine.flow.record(source.flow_name, target, "dropped", message, ok=False)
+        cloud.flow.record(source.flow_name, target, "dropped", message, ok=False)
         return Delivery(error_code=NO_PERMISSIONS, error_message=message)
-    engine.flow.record(source.flow_name, target, "event", detail)
+    cloud.flow.record(source.flow_name, target, "event", detail)
     payload = event if isinstance(event, bytes) else json.dumps(event).encode()
-    request_id = engine.invoke_async(moto_hooks.spec_loader(backend, ref.name, ref.qualifier), payload,
-                                     source=source.flow_name)
+    request_id = cloud.events.submit(SpecLoader(backend, ref.name, ref.qualifier), payload, source=source.flow_name)
     return Delivery(request_id=request_id)
 
 

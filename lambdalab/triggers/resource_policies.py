@@ -14,8 +14,10 @@ import json
 import re
 from typing import Any
 
-from ..aws import lambda_api as moto_hooks
-from ..engine import validation
+from moto.awslambda.models import LambdaBackend
+
+from ..aws.moto_glue import ApiException, api_error, wrap
+from .services import CloudServices
 
 POLICY_LIMIT_BYTES = 20_480
 
@@ -32,22 +34,16 @@ _PATTERNS = (
 )
 _AUTH_TYPES = ("AWS_IAM", "NONE")
 
-_installed = False
 
 
-def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    from moto.awslambda.models import LambdaBackend
-
-    moto_hooks.wrap(LambdaBackend, "add_permission", _checked_add_permission)
-    moto_hooks.wrap(LambdaBackend, "remove_permission", _checked_remove_permission)
+def install(cloud: CloudServices) -> None:
+    """The checks need nothing of the cloud: they are the same for every cloud in the process."""
+    wrap(LambdaBackend, "add_permission", _checked_add_permission)
+    wrap(LambdaBackend, "remove_permission", _checked_remove_permission)
 
 
-def _error(code: str, message: str, status: int = 400) -> moto_hooks.ApiException:
-    return moto_hooks.ApiException(validation.ApiError(code, message, status))
+def _error(code: str, message: str, status: int = 400) -> ApiException:
+    return api_error(code, message, status)
 
 
 def _checked_add_permission(original: Any, backend: Any, function_name: str, qualifier: str | None,

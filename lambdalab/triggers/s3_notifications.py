@@ -16,60 +16,53 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import partial
 from typing import Any
 
-from ..aws import lambda_api as moto_hooks
+from moto.s3 import models, notifications
+from moto.s3.exceptions import S3ClientError
+from moto.s3.responses import S3Response
+
+from ..aws.moto_glue import find_function, wrap
+from ..core.arns import FunctionArn
 from . import permissions, push
 from .events import s3 as s3_events
+from .services import CloudServices
 
 PRINCIPAL = "s3.amazonaws.com"
 COMPLETE_MULTIPART = "s3:ObjectCreated:CompleteMultipartUpload"
 DELETE_MARKER_CREATED = "s3:ObjectRemoved:DeleteMarkerCreated"
 
-_installed = False
 _completing = threading.local()  # set while moto completes a multipart upload (it also "puts" the object)
 
 
-def install(engine: Any) -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    from moto.s3 import models, notifications
-
+def install(cloud: CloudServices) -> None:
     notifications._invoke_awslambda = _not_inline  # moto's inline Lambda path: replaced by _notify_functions
-    original_send_event = notifications.send_event
-
-    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
-        name = getattr(event_name, "value", event_name)  # moto passes members of a str Enum
-        if getattr(_completing, "active", False) and name != COMPLETE_MULTIPART:
-            return  # AWS sends only CompleteMultipartUpload for an upload in parts
-        original_send_event(account_id, event_name, bucket, key)
-        push.guarded(f"S3 notification of {bucket.name}", _notify_functions, name, bucket, key)
-
-    notifications.send_event = send_event
-    backend = models.S3Backend
-    moto_hooks.wrap(backend, "put_bucket_notification_configuration", _validated_configuration)
-    moto_hooks.wrap(backend, "complete_multipart_upload", _completing_upload)
-    moto_hooks.wrap(backend, "_set_delete_marker", _delete_marker_event)
-    _filter_names_in_any_case()
+    wrap(notifications, "send_event", partial(_send_event, cloud))
+    wrap(models.S3Backend, "put_bucket_notification_configuration", _validated_configuration)
+    wrap(models.S3Backend, "complete_multipart_upload", _completing_upload)
+    wrap(models.S3Backend, "_set_delete_marker", partial(_delete_marker_event, cloud))
+    wrap(S3Response, "_notification_config_from_body", _filter_names_in_any_case)
 
 
-def _filter_names_in_any_case() -> None:
+def _send_event(cloud: CloudServices, original: Any, account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+    """moto's own fan-out (SQS, SNS, EventBridge), then the functions'. (notifications.send_event is a module
+    function: wrap passes its first argument where a method's self would be.)"""
+    name = getattr(event_name, "value", event_name)  # moto passes members of a str Enum
+    if getattr(_completing, "active", False) and name != COMPLETE_MULTIPART:
+        return  # AWS sends only CompleteMultipartUpload for an upload in parts
+    original(account_id, event_name, bucket, key)
+    push.guarded(f"S3 notification of {bucket.name}", _notify_functions, cloud, name, bucket, key)
+
+
+def _filter_names_in_any_case(original: Any, response: Any) -> Any:
     """AWS takes "Prefix" as well as "prefix" (and answers with "Prefix"); moto's parser asserts lower case
     and answers 500."""
-    from moto.s3.responses import S3Response
-
-    original = S3Response._notification_config_from_body
-
-    def parse(self: Any) -> Any:
-        if isinstance(self.body, (bytes, str)):
-            body = self.body.decode() if isinstance(self.body, bytes) else self.body
-            self.body = re.sub(r"<Name>\s*(prefix|suffix)\s*</Name>", lambda m: f"<Name>{m.group(1).lower()}</Name>",
+    if isinstance(response.body, (bytes, str)):
+        body = response.body.decode() if isinstance(response.body, bytes) else response.body
+        response.body = re.sub(r"<Name>\s*(prefix|suffix)\s*</Name>", lambda m: f"<Name>{m.group(1).lower()}</Name>",
                                body, flags=re.IGNORECASE)
-        return original(self)
-
-    S3Response._notification_config_from_body = parse
+    return original(response)
 
 
 def _not_inline(*_: Any, **__: Any) -> None:
@@ -94,8 +87,8 @@ def _function_arns(config: dict[str, Any]) -> list[str]:
 
 
 def _s3_may_invoke(function_arn: str, bucket: Any) -> bool:
-    ref = push.FunctionRef.from_arn(function_arn)
-    found = push.find_function(ref) if ref is not None else None
+    ref = FunctionArn.parse(function_arn)
+    found = find_function(ref) if ref is not None else None
     if found is None:
         return False
     caller = permissions.Caller(principal=PRINCIPAL, source_arn=f"arn:aws:s3:::{bucket.name}",
@@ -106,8 +99,6 @@ def _s3_may_invoke(function_arn: str, bucket: Any) -> bool:
 def _unable_to_validate(function_arns: list[str]) -> Exception:
     """AWS's answer. (AWS adds an ArgumentName1/ArgumentValue1 pair per refused destination, "<arn>, null" /
     "Not authorized to invoke function [<arn>]"; moto's XML serializer has no room for them.)"""
-    from moto.s3.exceptions import S3ClientError
-
     return S3ClientError("InvalidArgument", "Unable to validate the following destination configurations")
 
 
@@ -121,24 +112,24 @@ def _completing_upload(original: Any, backend: Any, *args: Any, **kwargs: Any) -
         _completing.active = False
 
 
-def _delete_marker_event(original: Any, backend: Any, bucket_name: str, key_name: str) -> Any:
+def _delete_marker_event(cloud: CloudServices, original: Any, backend: Any, bucket_name: str, key_name: str) -> Any:
     """A delete in a versioned bucket leaves a delete marker; moto sends no event for it, AWS does."""
     marker = original(backend, bucket_name, key_name)
     bucket = backend.get_bucket(bucket_name)
-    push.guarded(f"S3 notification of {bucket_name}", _notify_functions, DELETE_MARKER_CREATED, bucket, marker)
+    push.guarded(f"S3 notification of {bucket_name}", _notify_functions, cloud, DELETE_MARKER_CREATED, bucket, marker)
     return marker
 
 
-def _notify_functions(event_name: str, bucket: Any, key: Any) -> None:
+def _notify_functions(cloud: CloudServices, event_name: str, bucket: Any, key: Any) -> None:
     configuration = bucket.notification_configuration
     if configuration is None or key is None:
         return
-    at = moto_hooks.engine().clock.now()
+    at = cloud.clock.now()
     event = s3_events.ObjectEvent(event_name, bucket, key, at, s3_events.sequencer(at))
     source = push.PushSource(PRINCIPAL, f"arn:aws:s3:::{bucket.name}", bucket.account_id, f"s3:{bucket.name}")
     for notification in configuration.cloud_function:
         if matches(notification, event_name, key.name):
-            push.deliver(source, notification.arn, s3_events.notification_event(event, notification.id),
+            push.deliver(cloud, source, notification.arn, s3_events.notification_event(event, notification.id),
                          f"{event_name.removeprefix('s3:')} {key.name}")
 
 

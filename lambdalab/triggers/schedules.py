@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.clock import CloudClock, Timer
 from . import schedule_expressions
 
 
@@ -29,23 +30,19 @@ class RuleKey:
 class Booking:
     expression: str
     schedule: schedule_expressions.Schedule
-    timer: Any  # the clock's Timer of the next firing
+    timer: Timer  # the next firing
 
 
 class Schedules:
     """find_rule(key) gives moto's Rule (or None); fire(rule, at) delivers one scheduled event."""
 
-    def __init__(self, find_rule: Callable[[RuleKey], Any], fire: Callable[[Any, float], None]) -> None:
+    def __init__(self, clock: CloudClock, find_rule: Callable[[RuleKey], Any],
+                 fire: Callable[[Any, float], None]) -> None:
+        self._clock = clock
         self._find_rule = find_rule
         self._fire = fire
-        self._clock: Any = None
         self._bookings: dict[RuleKey, Booking] = {}
         self._lock = threading.Lock()
-
-    def use_clock(self, clock: Any) -> None:
-        """A new cloud (tests start several in one process): bookings on the old clock are forgotten."""
-        self.reset()
-        self._clock = clock
 
     def sync(self, rule: Any) -> None:
         """Book, keep or cancel the rule's schedule after it was put, enabled or disabled."""
@@ -58,7 +55,7 @@ class Schedules:
             if booking is not None:
                 booking.timer.cancel()
                 del self._bookings[key]
-            if expression and self._clock is not None:
+            if expression:
                 schedule = schedule_expressions.parse(expression)
                 self._book(key, expression, schedule, schedule.first_after(self._clock.now()))
 

@@ -13,41 +13,35 @@ message reaches the function once. Other protocols stay moto's.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from ..aws import lambda_api as moto_hooks
+from moto.sns.models import Subscription
+
+from ..aws.moto_glue import wrap
 from . import push
 from .events import sns as sns_events
+from .services import CloudServices
 
 PRINCIPAL = "sns.amazonaws.com"
 
-_installed = False
+
+def install(cloud: CloudServices) -> None:
+    wrap(Subscription, "publish", partial(_publish, cloud))
 
 
-def install(engine: Any) -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    from moto.sns.models import Subscription
-
-    original_publish = Subscription.publish
-
-    def publish(subscription: Any, message: str, message_id: str, subject: str | None = None,
-                message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
-                deduplication_id: str | None = None, message_structure: str | None = None) -> None:
-        if subscription.protocol != "lambda":
-            return original_publish(subscription, message, message_id, subject=subject,
-                                    message_attributes=message_attributes, group_id=group_id,
-                                    deduplication_id=deduplication_id, message_structure=message_structure)
-        push.guarded(f"SNS delivery to {subscription.endpoint}", _deliver, subscription, message, message_id,
-                     subject, message_attributes, message_structure)
-        return None
-
-    Subscription.publish = publish
+def _publish(cloud: CloudServices, original: Any, subscription: Any, message: str, message_id: str,
+             subject: str | None = None, message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+             deduplication_id: str | None = None, message_structure: str | None = None) -> None:
+    if subscription.protocol != "lambda":
+        return original(subscription, message, message_id, subject=subject, message_attributes=message_attributes,
+                        group_id=group_id, deduplication_id=deduplication_id, message_structure=message_structure)
+    push.guarded(f"SNS delivery to {subscription.endpoint}", _deliver, cloud, subscription, message, message_id,
+                 subject, message_attributes, message_structure)
+    return None
 
 
-def _deliver(subscription: Any, message: str, message_id: str, subject: str | None,
+def _deliver(cloud: CloudServices, subscription: Any, message: str, message_id: str, subject: str | None,
              message_attributes: dict[str, Any] | None, message_structure: str | None) -> None:
     matcher = subscription._filter_policy_matcher
     if matcher is not None and not matcher.matches(message_attributes, message):
@@ -57,5 +51,5 @@ def _deliver(subscription: Any, message: str, message_id: str, subject: str | No
     topic = subscription.topic
     source = push.PushSource(PRINCIPAL, topic.arn, topic.account_id, f"sns:{topic.name}")
     event = sns_events.notification_event(subscription, message_id, message, subject, message_attributes,
-                                          moto_hooks.engine().clock.now())
-    push.deliver(source, subscription.endpoint, event, subject or message[:60])
+                                          cloud.clock.now())
+    push.deliver(cloud, source, subscription.endpoint, event, subject or message[:60])

@@ -12,8 +12,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...core.admin import AdminError, AdminRequest, admin_route
+from ...core.admin import AdminError, AdminRequest, AdminRoutes
+from ...core.clock import CloudClock
+from ...core.settings import Settings
 from ...records.bill import price
+from ...records.meter import Meter
+
+
+def register(routes: AdminRoutes, meter: Meter, clock: CloudClock, settings: Settings) -> None:
+    routes.add("GET", "/lambdalab/bill", lambda request: read_bill(meter, clock, settings, request))
+    routes.add("GET", "/lambdalab/meter", lambda request: read_meter(meter, clock, request))
 
 
 def _time(query: dict[str, str], name: str, default: float) -> float:
@@ -29,29 +37,25 @@ def _time(query: dict[str, str], name: str, default: float) -> float:
     return value
 
 
-def _range(request: AdminRequest) -> tuple[float, float]:
-    engine = request.cloud.engine
-    since = _time(request.query, "since", engine.meter.session_started_at)
-    until = _time(request.query, "until", engine.clock.now())
+def _range(request: AdminRequest, meter: Meter, clock: CloudClock) -> tuple[float, float]:
+    since = _time(request.query, "since", meter.session_started_at)
+    until = _time(request.query, "until", clock.now())
     if since > until:
         raise AdminError(400, "since must not be later than until")
     return since, until
 
 
-@admin_route("GET", "/lambdalab/bill")
-def read_bill(request: AdminRequest) -> dict[str, Any]:
-    engine = request.cloud.engine
-    since, until = _range(request)
+def read_bill(meter: Meter, clock: CloudClock, settings: Settings, request: AdminRequest) -> dict[str, Any]:
+    since, until = _range(request, meter, clock)
     free_tier = request.query.get("free_tier", "1").lower() not in ("0", "false", "no")
-    bill = price(engine.meter.entries(until), since, until, function_name=request.query.get("function") or None,
-                 free_tier=free_tier, granularity_ms=engine.settings.billing_granularity_ms,
-                 bill_init_phase=engine.settings.bill_init_phase)
+    bill = price(meter.entries(until), since, until, function_name=request.query.get("function") or None,
+                 free_tier=free_tier, granularity_ms=settings.billing_granularity_ms,
+                 bill_init_phase=settings.bill_init_phase)
     return bill.as_json()
 
 
-@admin_route("GET", "/lambdalab/meter")
-def read_meter(request: AdminRequest) -> list[dict[str, Any]]:
-    since, until = _range(request)
+def read_meter(meter: Meter, clock: CloudClock, request: AdminRequest) -> list[dict[str, Any]]:
+    since, until = _range(request, meter, clock)
     function_name = request.query.get("function") or None
-    return [entry.as_json() for entry in request.cloud.engine.meter.entries(until)
+    return [entry.as_json() for entry in meter.entries(until)
             if entry.at >= since and function_name in (None, entry.function_name)]

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ...core.admin import AdminError, AdminRequest, AdminRoutes
+from ...core.clock import CloudClock
 
-from ...core.admin import AdminError, AdminRequest, admin_route
+
+def register(routes: AdminRoutes, clock: CloudClock) -> None:
+    routes.add("GET", "/lambdalab/clock", lambda request: _describe(clock))
+    routes.add("POST", "/lambdalab/clock", lambda request: change_clock(clock, request))
 
 
-def _describe(clock: Any) -> dict:
+def _describe(clock: CloudClock) -> dict:
     return {"now": clock.now(), "virtual": clock.is_virtual,
             "pending": [{"at": when, "name": name} for when, name in clock.pending()[:200]]}
 
 
-@admin_route("GET", "/lambdalab/clock")
-def read_clock(request: AdminRequest) -> dict:
-    return _describe(request.cloud.clock)
-
-
-@admin_route("POST", "/lambdalab/clock")
-def change_clock(request: AdminRequest) -> dict:
+def change_clock(clock: CloudClock, request: AdminRequest) -> dict:
     """Body: {"mode": "virtual"|"real", "start": epoch?} or {"advance_s": seconds}."""
-    clock = request.cloud.clock
     body = request.body or {}
     if body.get("mode") == "virtual":
         clock.use_virtual(body.get("start"))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from ...core.admin import AdminRequest, admin_route
-from ...records.flow import as_json
+from ...core.admin import AdminError, AdminRequest, AdminRoutes
+from ...records.flow import FlowLog, as_json
 
 
-@admin_route("GET", "/lambdalab/flow")
-def read_flow(request: AdminRequest) -> list[dict]:
-    return as_json(request.cloud.engine.flow.steps(int(request.query.get("after", 0))))
+def register(routes: AdminRoutes, flow: FlowLog) -> None:
+    routes.add("GET", "/lambdalab/flow", lambda request: read_flow(flow, request))
+
+
+def read_flow(flow: FlowLog, request: AdminRequest) -> list[dict]:
+    try:
+        after = int(request.query.get("after", 0))
+    except ValueError:
+        raise AdminError(400, "after must be a step number") from None
+    return as_json(flow.steps(after))
