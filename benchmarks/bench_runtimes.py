@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "runtimes"))
 
 from runtime_samples import SAMPLES, shell_zip  # noqa: E402
 
-from lambdalab.engine.runtimes import toolchains  # noqa: E402
+from lambdalab import toolchains  # noqa: E402
 
 NAME = "runtimes"
 INIT_DURATION = re.compile(r"Init Duration: ([0-9.]+) ms")

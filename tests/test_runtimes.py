@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "runtimes"))
 
 from runtime_samples import RESERVED, SAMPLES, SHELL_BOOTSTRAP, shell_zip  # noqa: E402
 
-from lambdalab.engine.runtimes import toolchains  # noqa: E402
+from lambdalab import toolchains  # noqa: E402
 
 LANGUAGES = list(SAMPLES)
 
@@ -296,7 +296,7 @@ def test_ruby_class_method_handlers_and_load_errors(lam, role):
 
 def test_java_pojo_and_stream_handlers_and_a_missing_class(lam, role, tmp_path):
     require("java")
-    from lambdalab.engine.runtimes.java_build import build_java_zip
+    from lambdalab.toolchains.java_build import build_java_zip
 
     package = build_java_zip({
         "shop/Orders.java": """
@@ -331,7 +331,7 @@ public class Echo implements RequestStreamHandler {
 
 def test_go_panics_are_reported_with_their_stack_and_the_runtime_starts_again(aws, lam, role, packages):
     require("go")
-    from lambdalab.engine.runtimes.go_build import build_go_zip
+    from lambdalab.toolchains.go_build import build_go_zip
 
     source = SAMPLES["go"]
     main_go = ('package main\n\nimport "github.com/aws/aws-lambda-go/lambda"\n\n'
@@ -419,7 +419,7 @@ def test_each_environment_has_a_temporary_directory_of_its_own(lam, role, langua
                 "};\n")
         package, runtime, handler = make_zip({"index.js": code}), "nodejs20.x", "index.handler"
     else:
-        from lambdalab.engine.runtimes.java_build import build_java_zip
+        from lambdalab.toolchains.java_build import build_java_zip
 
         package = build_java_zip({"tmp/Mark.java": """
 package tmp;

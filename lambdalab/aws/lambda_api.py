@@ -18,8 +18,8 @@ from urllib.parse import unquote
 from moto.awslambda import models as lambda_models
 from moto.awslambda.responses import LambdaResponse
 
-from ..core import settings as settings_module
 from ..core.arns import function_arn
+from ..core.settings import Settings
 from ..engine import validation
 from ..engine.package import unzipped_size
 from ..engine.service import LambdaEngine
@@ -31,7 +31,8 @@ def install(engine: LambdaEngine, events: EventQueue) -> None:
     """Route moto's Lambda through this engine and queue. A second call (a new cloud in the same
     process, as tests make) replaces the first one's hooks."""
     backend = lambda_models.LambdaBackend
-    wrap(backend, "create_function", _checked_create)
+    wrap(backend, "create_function", lambda original, moto_backend, spec:
+         _checked_create(engine, original, moto_backend, spec))
     wrap(backend, "update_function_configuration", lambda original, moto_backend, name, qualifier, body:
          _checked_update_configuration(engine, original, moto_backend, name, qualifier, body))
     wrap(backend, "update_function_code", lambda original, moto_backend, name, qualifier, body:
@@ -45,6 +46,7 @@ def install(engine: LambdaEngine, events: EventQueue) -> None:
     _fix_moto()
     LambdaResponse.invoke = lambda response: _invoke_api(engine, events, response)
     LambdaResponse.invoke_async = lambda response: _invoke_async_api(events, response)
+    LambdaResponse.get_account_settings = lambda response: _account_settings(engine.settings, response)
     lambda_models.LambdaFunction.invoke = (lambda fn, body, request_headers, response_headers:
                                            _invoke_from_moto(engine, fn, body, request_headers, response_headers))
 
@@ -77,11 +79,9 @@ def _serve_account_settings() -> None:
     from moto.awslambda import urls
 
     urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
-    LambdaResponse.get_account_settings = _account_settings
 
 
-def _account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
-    settings = settings_module.current()
+def _account_settings(settings: Settings, self: LambdaResponse) -> tuple[int, dict[str, str], str]:
     functions = list(self.backend.list_functions())
     reserved = sum(int(fn.reserved_concurrency) for fn in functions if fn.reserved_concurrency is not None)
     document = {
@@ -105,8 +105,8 @@ def _check_role(backend: Any, role_arn: str | None) -> None:
 
 # --- configuration calls ---------------------------------------------------------------------
 
-def _checked_create(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
-    settings = settings_module.current()
+def _checked_create(engine: LambdaEngine, original: Any, backend: Any, spec: dict[str, Any]) -> Any:
+    settings = engine.settings
     raise_if(validation.check_configuration(spec, settings))
     raise_if(validation.check_zip((spec.get("Code") or {}).get("ZipFile"), settings))
     _check_role(backend, spec.get("Role"))
@@ -122,7 +122,7 @@ def _checked_create(original: Any, backend: Any, spec: dict[str, Any]) -> Any:
 
 def _checked_update_configuration(engine: LambdaEngine, original: Any, backend: Any, name: str, qualifier: Any,
                                   body: dict) -> Any:
-    raise_if(validation.check_configuration(body, settings_module.current()))
+    raise_if(validation.check_configuration(body, engine.settings))
     _check_role(backend, body.get("Role"))
     fn = backend.get_function(name, qualifier)
     _store_extra_configuration(fn, body)
@@ -134,7 +134,7 @@ def _checked_update_configuration(engine: LambdaEngine, original: Any, backend: 
 
 def _checked_update_code(engine: LambdaEngine, original: Any, backend: Any, name: str, qualifier: Any,
                          body: dict) -> Any:
-    settings = settings_module.current()
+    settings = engine.settings
     raise_if(validation.check_zip(body.get("ZipFile"), settings))
     result = original(backend, name, qualifier, body)
     fn = backend.get_function(name, qualifier)
@@ -148,7 +148,7 @@ def _checked_put_concurrency(engine: LambdaEngine, original: Any, backend: Any, 
     fn = backend.get_function(name)
     elsewhere = sum(int(other.reserved_concurrency) for other in backend.list_functions()
                     if other.reserved_concurrency is not None and other.function_name != fn.function_name)
-    raise_if(validation.check_reserved_concurrency(int(concurrency), elsewhere, settings_module.current()))
+    raise_if(validation.check_reserved_concurrency(int(concurrency), elsewhere, engine.settings))
     result = original(backend, name, concurrency)
     # A reservation shrinks the other functions' pool at once, not at its first invoke.
     engine.concurrency.set_reserved(_unqualified_arn(fn), int(concurrency))
@@ -197,7 +197,7 @@ def _invoke_api(engine: LambdaEngine, events: EventQueue,
     invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     fn = self.backend.get_function(function_name, qualifier)
     payload = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
-    error = validation.check_payload(payload, invocation_type, settings_module.current())
+    error = validation.check_payload(payload, invocation_type, engine.settings)
     if error is not None:
         return json_error(error.status, error.code, error.message)
     spec = function_spec(self.backend, fn)

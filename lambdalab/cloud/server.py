@@ -78,7 +78,6 @@ class LocalCloud:
         self.root = root or state.home()
         self.root.mkdir(parents=True, exist_ok=True)
         self.settings = settings or settings_module.Settings.from_env()
-        settings_module.replace_current(self.settings)
         moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # IAM is enforced from the first request
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.token = secrets.token_hex(16)

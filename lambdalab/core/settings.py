@@ -97,15 +97,3 @@ class Settings:
                 overrides[field.name] = float(raw)
         return dataclasses.replace(cls(), **overrides)
 
-
-_current = Settings.from_env()
-
-
-def current() -> Settings:
-    return _current
-
-
-def replace_current(settings: Settings) -> None:
-    """Used by the server at start-up and by tests that run a cloud in-process."""
-    global _current
-    _current = settings

@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..core.clock import CloudClock
 from ..core.settings import MB, Settings
+from ..records.logs import LogLine
 from . import cpu_share, errors, processes
 from .errors import FunctionFailure
-from ..records.logs import LogLine
 from .output import OutputCollector, OutputStream
 from .package import PackageError, Workspace
 from .runtime_api import Invocation, RuntimeApi
 from .runtimes import RuntimeUnavailable, interpreter_command, launch_for
 from .spec import FunctionSpec
+from .watcher import Watcher
 
 
 class Phase(enum.Enum):
@@ -63,11 +65,11 @@ class EnvironmentServices:
     workspace: Workspace
     spawner: processes.Spawner
     collector: OutputCollector
-    watcher: "object"  # watcher.Watcher; typed loosely to avoid an import cycle
+    watcher: Watcher
     cloud_endpoint: str
     runtime_site: Path | None
     use_mount_namespace: bool
-    clock: "object"  # cloud.clock.CloudClock: idle time is measured on the cloud's clock, virtual or real
+    clock: CloudClock  # idle time is measured on the cloud's clock, virtual or real
 
 
 class ExecutionEnvironment:

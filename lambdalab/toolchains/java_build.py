@@ -19,7 +19,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from . import toolchains
+from .. import toolchains
 
 JAVA_SOURCES = Path(__file__).resolve().parent / "java"
 JAVA_RELEASE = "17"  # the runtime uses records; Lambda's java17, java21 and java25 all run it
@@ -85,7 +85,7 @@ def _compile(javac: toolchains.Toolchain, cache_dir: Path, target: Path) -> Path
 
 
 def _default_cache() -> Path:
-    from ...core.state import home
+    from ..core.state import home
 
     return home() / "build-cache"
 
