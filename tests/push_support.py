@@ -1,5 +1,6 @@
 """Helpers of the push-trigger tests (S3, SNS, EventBridge): a function that logs what it receives,
-reading those events back, the event flow, and the cloud's virtual clock."""
+reading those events back, and resource-based policies. (The event flow, the invocations and the
+virtual clock are support.py's, shared by every test.)"""
 
 from __future__ import annotations
 
@@ -44,27 +45,6 @@ def wait_for_events(aws: TestCloud, function_name: str, count: int, timeout_s: f
     """The function's events once it has logged at least `count` of them."""
     return wait_until(lambda: (lambda found: found if len(found) >= count else None)(received(aws, function_name)),
                       timeout_s, 0.2, f"{count} event(s) logged by {function_name}")
-
-
-def flow(aws: TestCloud, kind: str | None = None) -> list[dict]:
-    steps = aws.admin("GET", "/lambdalab/flow")
-    return [step for step in steps if kind is None or step["kind"] == kind]
-
-
-def invocations(aws: TestCloud, function_name: str) -> list[dict]:
-    return [i for i in aws.admin("GET", "/lambdalab/invocations") if i["function_name"] == function_name]
-
-
-def use_virtual_clock(aws: TestCloud, start: float | None = None) -> float:
-    body: dict[str, Any] = {"mode": "virtual"}
-    if start is not None:
-        body["start"] = start
-    return aws.admin_json("POST", "/lambdalab/clock", body)["now"]
-
-
-def advance(aws: TestCloud, seconds: float) -> dict:
-    """Move virtual time on; everything due runs (and settles) before this returns."""
-    return aws.admin_json("POST", "/lambdalab/clock", {"advance_s": seconds})
 
 
 def allow(lam: Any, function_name: str, principal: str, source_arn: str, sid: str = "push",

@@ -69,6 +69,47 @@ class TestCloud:
                 self.process.wait()
 
 
+# --- what the cloud saw: the event flow, the invocations, the clock --------------------------------
+
+def flow(cloud: TestCloud, kind: str | None = None, *, source: str | None = None) -> list[dict]:
+    """The event flow's steps so far, oldest first, of one kind and from one source if given."""
+    return [step for step in cloud.admin("GET", "/lambdalab/flow")
+            if kind in (None, step["kind"]) and source in (None, step["source"])]
+
+
+def invocations(cloud: TestCloud, function_name: str) -> list[dict]:
+    """Every finished invocation of the function, with its REPORT figures."""
+    return [record for record in cloud.admin("GET", "/lambdalab/invocations") if record["function_name"] == function_name]
+
+
+def use_virtual_clock(cloud: TestCloud, start: float | None = None) -> float:
+    """Stop the cloud's clock (at `start`); the test's reset puts it back to real time."""
+    body: dict[str, object] = {"mode": "virtual"}
+    if start is not None:
+        body["start"] = start
+    return cloud.admin_json("POST", "/lambdalab/clock", body)["now"]
+
+
+def advance(cloud: TestCloud, seconds: float) -> dict:
+    """Move virtual time on; everything due runs (and settles) before this returns the clock's answer."""
+    return cloud.admin_json("POST", "/lambdalab/clock", {"advance_s": seconds})
+
+
+def fired(answer: dict) -> list[str]:
+    """The names of the timed events an advance ran, in order."""
+    return [timer["name"] for timer in answer["fired"]]
+
+
+def pending_timers(cloud: TestCloud) -> list[str]:
+    return [timer["name"] for timer in cloud.admin_json("GET", "/lambdalab/clock")["pending"]]
+
+
+def make_queue(sqs: object, name: str, **attributes: str) -> tuple[str, str]:
+    """A queue's URL and ARN."""
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
 def start_cloud(home: Path, extra_env: dict[str, str] | None = None) -> TestCloud:
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LAMBDALAB_HOME=str(home), **(extra_env or {}))

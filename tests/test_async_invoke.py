@@ -16,11 +16,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from event_shapes import shape_differences
-from support import create_function, create_role, wait_until
+from support import (advance, create_function, create_role, flow, invocations, make_queue, pending_timers, use_virtual_clock,
+                     wait_until)
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -83,13 +83,13 @@ class Clock:
         self._cloud = cloud
 
     def use_virtual(self) -> None:
-        self._cloud.admin_json("POST", "/lambdalab/clock", {"mode": "virtual"})
+        use_virtual_clock(self._cloud)
 
     def advance(self, seconds: float) -> dict:
-        return self._cloud.admin_json("POST", "/lambdalab/clock", {"advance_s": seconds})
+        return advance(self._cloud, seconds)
 
     def pending(self) -> list[str]:
-        return [timer["name"] for timer in self._cloud.admin_json("GET", "/lambdalab/clock")["pending"]]
+        return pending_timers(self._cloud)
 
 
 @pytest.fixture
@@ -103,11 +103,6 @@ def clock(aws) -> Clock:
 @pytest.fixture
 def sqs(aws):
     return aws.client("sqs")
-
-
-def make_queue(sqs, name: str) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
 def allow(*statements: tuple[str | list[str], str]) -> dict:
@@ -133,14 +128,6 @@ def messages(sqs, url: str, expected: int = 1) -> list[dict]:
 
 def no_messages(sqs, url: str) -> bool:
     return not sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
-
-
-def invocations(aws, name: str) -> list[dict]:
-    return [record for record in aws.admin("GET", "/lambdalab/invocations") if record["function_name"] == name]
-
-
-def flow(aws, kind: str | None = None) -> list[dict]:
-    return [step for step in aws.admin("GET", "/lambdalab/flow?after=0") if kind is None or step["kind"] == kind]
 
 
 def invoke_event(lam, name: str, event: dict) -> str:

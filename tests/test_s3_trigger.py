@@ -10,9 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from event_shapes import assert_same_shape
-from push_support import (advance, allow, create_recorder, flow, invocations, received, use_virtual_clock,
-                          wait_for_events)
-from support import wait_until
+from push_support import allow, create_recorder, received, wait_for_events
+from support import advance, flow, invocations, use_virtual_clock, wait_until
 
 BUCKET = "uploads"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"

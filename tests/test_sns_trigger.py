@@ -9,9 +9,8 @@ import json
 import pytest
 
 from event_shapes import assert_same_shape
-from push_support import (advance, allow, create_recorder, flow, invocations, received, use_virtual_clock,
-                          wait_for_events)
-from support import wait_until
+from push_support import allow, create_recorder, received, wait_for_events
+from support import advance, flow, invocations, use_virtual_clock, wait_until
 
 
 @pytest.fixture
