@@ -15,23 +15,29 @@ How requests are answered: http/http_api.py and http/rest_api.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from typing import Any
 
-from ..aws import lambda_api as moto_hooks
-from .http.front_door import front_door
+from moto.apigateway.models import APIGatewayBackend
+from moto.apigateway.responses import APIGatewayResponse
+from moto.apigatewayv2.models import ApiGatewayV2Backend
+from moto.apigatewayv2.responses import ApiGatewayV2Response
+
+from ..aws.moto_glue import wrap
+from .http.front_door import FrontDoor
 from .http.http_api import HttpApiSite
 from .http.rest_api import RestApiSite
-
-_engine: Any = None
-_installed = False
+from .http.routes import front_door_of
+from .services import CloudServices
 
 
 class ApiIndex:
-    """Which account and region each API id lives in (moto keeps APIs per account and region)."""
+    """Which account and region each API id of one cloud lives in (moto keeps APIs per account and region)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cloud: CloudServices) -> None:
+        self._cloud = cloud
         self._lock = threading.Lock()
         self._http: dict[str, Any] = {}  # api id -> moto's ApiGatewayV2Backend
         self._rest: dict[str, Any] = {}  # rest api id -> moto's APIGatewayBackend
@@ -45,10 +51,11 @@ class ApiIndex:
             self._rest[api_id] = backend
 
     def site(self, api_id: str) -> HttpApiSite | RestApiSite | None:
+        """The front door's resolver: the API whose id is the request's first path segment."""
         if api_id in self._http:
-            return HttpApiSite(_engine, self._http[api_id], api_id)
+            return HttpApiSite(self._cloud, self._http[api_id], api_id)
         if api_id in self._rest:
-            return RestApiSite(_engine, self._rest[api_id], api_id)
+            return RestApiSite(self._cloud, self._rest[api_id], api_id)
         return None
 
     def clear(self) -> None:
@@ -57,71 +64,64 @@ class ApiIndex:
             self._rest.clear()
 
 
-index = ApiIndex()
+class ApiGateway:
+    """The APIs of one cloud and the front door that answers them (shared with its function URLs)."""
+
+    def __init__(self, cloud: CloudServices, door: FrontDoor) -> None:
+        self.index = ApiIndex(cloud)
+        self.door = door
+
+    def reset(self) -> None:
+        self.index.clear()
+        self.door.stop()
+
+    def shutdown(self) -> None:
+        self.door.stop()
 
 
-def install(engine: Any) -> None:
-    global _engine, _installed
-    _engine = engine
-    if _installed:
-        return
-    _installed = True
-    from moto.apigateway.models import APIGatewayBackend
-    from moto.apigateway.responses import APIGatewayResponse
-    from moto.apigatewayv2.models import ApiGatewayV2Backend
-    from moto.apigatewayv2.responses import ApiGatewayV2Response
-
-    from .http import routes  # noqa: F401  (registers GET /lambdalab/http)
-
-    moto_hooks.wrap(ApiGatewayV2Backend, "create_api", _indexed_http_api)
-    moto_hooks.wrap(ApiGatewayV2Backend, "get_api", _addressed_http_api)
-    moto_hooks.wrap(ApiGatewayV2Backend, "get_apis", _addressed_http_apis)
-    moto_hooks.wrap(APIGatewayBackend, "create_rest_api", _indexed_rest_api)
-    moto_hooks.wrap(ApiGatewayV2Response, "create_api", _quick_create)
-    moto_hooks.wrap(APIGatewayResponse, "create_rest_api", _with_binary_media_types)
-    front_door.add_resolver(index.site)
-
-
-def reset() -> None:
-    index.clear()
-    front_door.stop()
-
-
-def shutdown() -> None:
-    front_door.stop()
+def install(cloud: CloudServices) -> ApiGateway:
+    gateway = ApiGateway(cloud, front_door_of(cloud.admin_routes))
+    wrap(ApiGatewayV2Backend, "create_api", functools.partial(_indexed_http_api, gateway))
+    wrap(ApiGatewayV2Backend, "get_api", functools.partial(_addressed_http_api, gateway.door))
+    wrap(ApiGatewayV2Backend, "get_apis", functools.partial(_addressed_http_apis, gateway.door))
+    wrap(APIGatewayBackend, "create_rest_api", functools.partial(_indexed_rest_api, gateway))
+    wrap(ApiGatewayV2Response, "create_api", _quick_create)
+    wrap(APIGatewayResponse, "create_rest_api", _with_binary_media_types)
+    gateway.door.add_resolver(gateway.index.site)
+    return gateway
 
 
 # --- addresses -------------------------------------------------------------------------------
 
-def _local_endpoint(api: Any) -> None:
+def _local_endpoint(door: FrontDoor, api: Any) -> None:
     """ApiEndpoint: the front door's address for this API (the server is started if need be)."""
-    api.api_endpoint = f"{front_door.base_url()}/{api.api_id}"
+    api.api_endpoint = f"{door.base_url()}/{api.api_id}"
 
 
-def _indexed_http_api(original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
+def _indexed_http_api(gateway: ApiGateway, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
     api = original(backend, *args, **kwargs)
-    index.add_http(api.api_id, backend)
-    _local_endpoint(api)
+    gateway.index.add_http(api.api_id, backend)
+    _local_endpoint(gateway.door, api)
     return api
 
 
-def _addressed_http_api(original: Any, backend: Any, api_id: str) -> Any:
+def _addressed_http_api(door: FrontDoor, original: Any, backend: Any, api_id: str) -> Any:
     api = original(backend, api_id)
-    _local_endpoint(api)  # after a reset the front door may answer on a new port
+    _local_endpoint(door, api)  # after a reset the front door may answer on a new port
     return api
 
 
-def _addressed_http_apis(original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
+def _addressed_http_apis(door: FrontDoor, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
     apis = original(backend, *args, **kwargs)
     for api in apis:
-        _local_endpoint(api)
+        _local_endpoint(door, api)
     return apis
 
 
-def _indexed_rest_api(original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
+def _indexed_rest_api(gateway: ApiGateway, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
     api = original(backend, *args, **kwargs)
-    index.add_rest(api.id, backend)
-    front_door.base_url()  # the REST API answers from now on, as a created API does
+    gateway.index.add_rest(api.id, backend)
+    gateway.door.base_url()  # the REST API answers from now on, as a created API does
     return api
 
 

@@ -24,6 +24,7 @@ A request to a URL goes as on AWS:
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import string
@@ -34,23 +35,26 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from ..core import settings as settings_module
-from ..aws import lambda_api as moto_hooks
-from ..engine import validation
+from moto.awslambda import urls as moto_urls
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda.responses import LambdaResponse
+
+from ..aws.moto_glue import ApiException, api_error, find_function, function_spec, replace_method, wrap
+from ..core.arns import FunctionArn, function_arn
+from ..engine.spec import FunctionSpec
 from . import permissions
 from .http import events, invoking, responses, signing
 from .http.cors import CorsRules
-from .http.front_door import front_door
+from .http.front_door import FrontDoor
 from .http.messages import HttpRequest, HttpResponse, json_response
+from .http.routes import front_door_of
+from .services import CloudServices
 
 FORBIDDEN_HELP = ("Forbidden. For troubleshooting Function URL authorization issues, see: "
                   "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
 AUTH_TYPES = ("NONE", "AWS_IAM")
 INVOKE_MODES = ("BUFFERED", "RESPONSE_STREAM")
 URL_ID_LENGTH = 32
-
-_engine: Any = None
-_installed = False
 
 
 def _now_text() -> str:
@@ -77,11 +81,16 @@ class FunctionUrl:
     def key(self) -> tuple[str, str, str, str | None]:
         return (self.account_id, self.region, self.function_name, self.qualifier)
 
-    def address(self) -> str:
-        return f"{front_door.base_url()}/{self.url_id}/"
+    @property
+    def target(self) -> FunctionArn:
+        return FunctionArn(self.account_id, self.region, self.function_name, self.qualifier)
 
-    def describe(self, with_last_modified: bool = True) -> dict[str, Any]:
-        document: dict[str, Any] = {"FunctionUrl": self.address(), "FunctionArn": self.function_arn,
+    def address(self, base_url: str) -> str:
+        """The URL on the front door at base_url (http://127.0.0.1:<port>)."""
+        return f"{base_url}/{self.url_id}/"
+
+    def describe(self, base_url: str, with_last_modified: bool = True) -> dict[str, Any]:
+        document: dict[str, Any] = {"FunctionUrl": self.address(base_url), "FunctionArn": self.function_arn,
                                     "AuthType": self.auth_type}
         if self.cors is not None:
             document["Cors"] = self.cors
@@ -93,7 +102,7 @@ class FunctionUrl:
 
 
 class UrlStore:
-    """Every URL config of the account, by URL id and by function (and alias)."""
+    """Every URL config of one cloud's account, by URL id and by function (and alias)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -122,74 +131,65 @@ class UrlStore:
             self._by_id.clear()
 
 
-store = UrlStore()
+class FunctionUrls:
+    """The function URLs of one cloud: their configs, and the front door that answers them (shared with
+    its APIs). Its moto hooks and its sites are handed this object, never a global one."""
+
+    def __init__(self, cloud: CloudServices, door: FrontDoor) -> None:
+        self.cloud = cloud
+        self.door = door
+        self.store = UrlStore()
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.door.stop()
+
+    def shutdown(self) -> None:
+        self.door.stop()
 
 
 # --- installing --------------------------------------------------------------------------------
 
-def install(engine: Any) -> None:
-    global _engine, _installed
-    _engine = engine
-    if _installed:
-        return
-    _installed = True
-    from moto.awslambda import urls
-    from moto.awslambda.models import LambdaBackend
-    from moto.awslambda.responses import LambdaResponse
-
-    from .http import routes  # noqa: F401  (registers GET /lambdalab/http)
-
-    urls.url_paths[r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"] = \
+def install(cloud: CloudServices) -> FunctionUrls:
+    function_urls = FunctionUrls(cloud, front_door_of(cloud.admin_routes))
+    moto_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"] = \
         LambdaResponse.dispatch
-    LambdaResponse.create_function_url_config = _create_api
-    LambdaResponse.get_function_url_config = _get_api
-    LambdaResponse.update_function_url_config = _update_api
-    LambdaResponse.delete_function_url_config = _delete_api
-    LambdaResponse.list_function_url_configs = _list_api
-    moto_hooks.wrap(LambdaBackend, "delete_function", _deleting_urls)
-    front_door.add_resolver(_resolve)
-
-
-def reset() -> None:
-    store.clear()
-    front_door.stop()
-
-
-def shutdown() -> None:
-    front_door.stop()
+    replace_method(LambdaResponse, "create_function_url_config", lambda response: _create_api(function_urls, response))
+    replace_method(LambdaResponse, "get_function_url_config", lambda response: _get_api(function_urls, response))
+    replace_method(LambdaResponse, "update_function_url_config", lambda response: _update_api(function_urls, response))
+    replace_method(LambdaResponse, "delete_function_url_config", lambda response: _delete_api(function_urls, response))
+    replace_method(LambdaResponse, "list_function_url_configs", lambda response: _list_api(function_urls, response))
+    wrap(LambdaBackend, "delete_function", functools.partial(_deleting_urls, function_urls.store))
+    function_urls.door.add_resolver(functools.partial(_resolve, function_urls))
+    return function_urls
 
 
 # --- the API ---------------------------------------------------------------------------------------
 
-def _error(code: str, message: str, status: int = 400) -> moto_hooks.ApiException:
-    return moto_hooks.ApiException(validation.ApiError(code, message, status))
+def _error(code: str, message: str, status: int = 400) -> ApiException:
+    return api_error(code, message, status)
 
 
 def _json(status: int, document: object) -> tuple[int, dict[str, str], str]:
     return status, {"content-type": "application/json", "status": str(status)}, json.dumps(document)
 
 
-def _addressed(response: Any) -> tuple[Any, str | None]:
-    """The function (the version its alias points at) and the alias the request names."""
+def _addressed(response: LambdaResponse) -> tuple[Any, str | None]:
+    """The function (the version its alias points at) and the alias the request names: a qualifier in the
+    FunctionName ("name:alias", or a qualified ARN) wins over the Qualifier parameter."""
     name = unquote(response.path.rstrip("/").split("/")[-2])
     qualifier = (response.querystring.get("Qualifier") or [None])[0]
+    arn = FunctionArn.parse(name)
     if ":" in name and not name.startswith("arn:") and name.count(":") == 1:
-        name, qualifier = name.split(":")
-    elif name.startswith("arn:") and name.count(":") == 7:
-        name, qualifier = name.rsplit(":", 1)
+        name, qualifier = name.split(":")  # a partial name, not an ARN: "name:alias"
+    elif arn is not None and arn.qualifier is not None:
+        name, qualifier = arn.unqualified, arn.qualifier
     if qualifier is not None and qualifier.isdigit():
         raise _error("ValidationException", f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed "
                      "to satisfy constraint: Member must satisfy regular expression pattern: "
                      r"(^\$LATEST$)|((?!^[0-9]+$)([a-zA-Z0-9-_]+))")
     fn = response.backend.get_function(name, qualifier)
     return fn, (None if qualifier in (None, "$LATEST") else qualifier)
-
-
-def _function_arn(fn: Any, qualifier: str | None) -> str:
-    from moto.awslambda.utils import make_function_arn
-
-    arn = make_function_arn(fn.region, fn.account_id, fn.function_name)
-    return f"{arn}:{qualifier}" if qualifier else arn
 
 
 def _check(body: dict[str, Any]) -> None:
@@ -200,58 +200,60 @@ def _check(body: dict[str, Any]) -> None:
                          f"to satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]")
 
 
-def _existing(response: Any) -> FunctionUrl:
+def _existing(function_urls: FunctionUrls, response: LambdaResponse) -> FunctionUrl:
     fn, qualifier = _addressed(response)
-    url = store.of_function(fn.account_id, fn.region, fn.function_name, qualifier)
+    url = function_urls.store.of_function(fn.account_id, fn.region, fn.function_name, qualifier)
     if url is None:
         raise _error("ResourceNotFoundException", "The resource you requested does not exist.", 404)
     return url
 
 
-def _create_api(self: Any) -> tuple[int, dict[str, str], str]:
-    fn, qualifier = _addressed(self)
-    body = self.json_body or {}
+def _create_api(function_urls: FunctionUrls, response: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    fn, qualifier = _addressed(response)
+    body = response.json_body or {}
     _check(body)
-    arn = _function_arn(fn, qualifier)
-    if store.of_function(fn.account_id, fn.region, fn.function_name, qualifier) is not None:
+    arn = function_arn(fn.region, fn.account_id, fn.function_name, qualifier)
+    if function_urls.store.of_function(fn.account_id, fn.region, fn.function_name, qualifier) is not None:
         raise _error("ResourceConflictException", f"Failed to create function url config for [functionArn = {arn}]. "
                      "Error message:  FunctionUrlConfig exists for this Lambda function", 409)
     url = FunctionUrl(url_id=_new_url_id(), account_id=fn.account_id, region=fn.region,
                       function_name=fn.function_name, function_arn=arn, qualifier=qualifier,
                       auth_type=body["AuthType"], cors=body.get("Cors"),
                       invoke_mode=body.get("InvokeMode") or "BUFFERED")
-    store.add(url)
-    return _json(201, url.describe(with_last_modified=False))
+    function_urls.store.add(url)
+    return _json(201, url.describe(function_urls.door.base_url(), with_last_modified=False))
 
 
-def _get_api(self: Any) -> tuple[int, dict[str, str], str]:
-    return _json(200, _existing(self).describe())
+def _get_api(function_urls: FunctionUrls, response: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    return _json(200, _existing(function_urls, response).describe(function_urls.door.base_url()))
 
 
-def _update_api(self: Any) -> tuple[int, dict[str, str], str]:
-    url = _existing(self)
-    body = self.json_body or {}
+def _update_api(function_urls: FunctionUrls, response: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    url = _existing(function_urls, response)
+    body = response.json_body or {}
     _check(body)
     changed = replace(url, auth_type=body.get("AuthType") or url.auth_type,
                       cors=body["Cors"] if "Cors" in body else url.cors,
                       invoke_mode=body.get("InvokeMode") or url.invoke_mode, last_modified=_now_text())
-    store.add(changed)
-    return _json(200, changed.describe())
+    function_urls.store.add(changed)
+    return _json(200, changed.describe(function_urls.door.base_url()))
 
 
-def _delete_api(self: Any) -> tuple[int, dict[str, str], str]:
-    store.remove(_existing(self))
+def _delete_api(function_urls: FunctionUrls, response: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    function_urls.store.remove(_existing(function_urls, response))
     return 204, {"status": "204"}, ""
 
 
-def _list_api(self: Any) -> tuple[int, dict[str, str], str]:
-    name = unquote(self.path.rstrip("/").split("/")[-2])
-    fn = self.backend.get_function(name, None)
+def _list_api(function_urls: FunctionUrls, response: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    name = unquote(response.path.rstrip("/").split("/")[-2])
+    fn = response.backend.get_function(name, None)
+    store = function_urls.store
     urls = sorted(store.all_of_function(fn.account_id, fn.region, fn.function_name), key=lambda u: u.created)
-    return _json(200, {"FunctionUrlConfigs": [url.describe() for url in urls]})
+    base_url = function_urls.door.base_url()
+    return _json(200, {"FunctionUrlConfigs": [url.describe(base_url) for url in urls]})
 
 
-def _deleting_urls(original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
+def _deleting_urls(store: UrlStore, original: Any, backend: Any, name: str, qualifier: Any = None) -> Any:
     fn = backend.get_function(name)
     result = original(backend, name, qualifier)
     for url in store.all_of_function(fn.account_id, fn.region, fn.function_name):
@@ -267,10 +269,10 @@ def _new_url_id() -> str:
 
 # --- answering requests ----------------------------------------------------------------------
 
-def _resolve(first_segment: str) -> "UrlSite | None":
+def _resolve(function_urls: FunctionUrls, first_segment: str) -> "UrlSite | None":
     """Every 32-character id is a function URL's, existing or not (a deleted one answers 403)."""
     if len(first_segment) == URL_ID_LENGTH and first_segment.isalnum() and first_segment.islower():
-        return UrlSite(first_segment)
+        return UrlSite(function_urls, first_segment)
     return None
 
 
@@ -280,40 +282,44 @@ def _forbidden(message: str = "Forbidden") -> HttpResponse:
 
 @dataclass(frozen=True)
 class UrlSite:
+    function_urls: FunctionUrls = field(repr=False, compare=False)
     url_id: str
 
+    @property
+    def cloud(self) -> CloudServices:
+        return self.function_urls.cloud
+
     def handle(self, request: HttpRequest) -> HttpResponse:
-        url = store.by_id(self.url_id)
-        target = invoking.LambdaTarget(url.account_id, url.region, url.function_name, url.qualifier) if url else None
-        fn = target.function() if target else None
-        if url is None or fn is None:
+        url = self.function_urls.store.by_id(self.url_id)
+        found = find_function(url.target) if url else None
+        if url is None or found is None:
             return _forbidden()
+        backend, fn = found
         cors = CorsRules.from_config(url.cors)
         if cors is not None and cors.is_preflight(request):
             return cors.preflight(request)
         source = f"url:{url.function_name}"
-        admission = _authorize(request, url, fn)
+        admission = _authorize(request, url, fn, self.cloud.settings.function_url_requires_invoke_function)
         if admission.refusal is not None:
-            _engine.flow.record(source, target.label, "dropped", admission.reason, ok=False)
+            self.cloud.flow.record(source, url.target.flow_name, "dropped", admission.reason, ok=False)
             return admission.refusal
-        response = self._invoke(request, url, target, fn, admission)
+        response = self._invoke(request, url, function_spec(backend, fn), admission)
         return cors.decorate(request, response) if cors is not None else response
 
-    def _invoke(self, request: HttpRequest, url: FunctionUrl, target: invoking.LambdaTarget, fn: Any,
-                admission: Admission) -> HttpResponse:
+    def _invoke(self, request: HttpRequest, url: FunctionUrl, spec: FunctionSpec, admission: Admission) -> HttpResponse:
         request_id = str(uuid.uuid4())
-        now = events.clock_now(_engine)
+        now = self.cloud.clock.now()
         arrival = events.Arrival(api_id=url.url_id, account_id=admission.account_id,
                                  domain_name=f"{url.url_id}.lambda-url.{url.region}.on.aws",
                                  domain_prefix=url.url_id, stage="$default", route_key="$default", now=now,
                                  request_id=request_id, port=request.port)
         event = events.version_2(request, arrival, authorizer=admission.authorizer, function_url=True)
-        invocation = invoking.invoke(_engine, target.backend(), fn, json.dumps(event).encode(), request_id=request_id)
+        invocation = invoking.invoke(self.cloud, spec, json.dumps(event).encode(), request_id=request_id)
         response = _response_of(invocation)
         outcome = invoking.outcome_detail(invocation, response.status)
-        _engine.flow.record(f"url:{url.function_name}", target.label, "invoke",
-                            f"{request.method} {request.path} -> {outcome}", request_id=request_id,
-                            ok=response.status < 500)
+        self.cloud.flow.record(f"url:{url.function_name}", url.target.flow_name, "invoke",
+                               f"{request.method} {request.path} -> {outcome}", request_id=request_id,
+                               ok=response.status < 500)
         return response.with_headers([("x-amzn-RequestId", request_id),
                                       ("X-Amzn-Trace-Id", events.trace_header(now))])
 
@@ -333,9 +339,11 @@ def _refused(reason: str, message: str = FORBIDDEN_HELP) -> Admission:
     return Admission(_forbidden(message), f"403: {reason}")
 
 
-def _authorize(request: HttpRequest, url: FunctionUrl, fn: Any) -> Admission:
+def _authorize(request: HttpRequest, url: FunctionUrl, fn: Any, requires_invoke_function: bool) -> Admission:
+    """requires_invoke_function: the rule for URLs created since October 2025 (the setting
+    function_url_requires_invoke_function), a second statement allowing lambda:InvokeFunction."""
     actions = ["lambda:InvokeFunctionUrl"]
-    if settings_module.current().function_url_requires_invoke_function:
+    if requires_invoke_function:
         actions.append("lambda:InvokeFunction")
     if url.auth_type == "NONE":
         anyone = permissions.Caller(principal="*", function_url_auth_type="NONE", invoked_via_function_url=True)

@@ -18,6 +18,7 @@ The modules: ``front_door`` (the server and who answers which first path segment
 formats 2.0 and 1.0), ``responses`` (a function's result as an HTTP response), ``invoking``
 (running the function with Lambda's limits), ``signing`` (SigV4 for AWS_IAM), ``cors``,
 ``paths`` (route and resource templates), ``http_api`` and ``rest_api`` (API Gateway's two
-kinds of API), ``routes`` (the admin request that tells a notebook the front door's address)
-and ``addresses`` (the notebook side of it).
+kinds of API) and ``routes`` (the admin request that tells a notebook the front door's address,
+and through which the two HTTP trigger modules of a cloud share its one front door; the
+notebook side is lambdalab.client.http_addresses).
 """

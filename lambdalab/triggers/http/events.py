@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import fnmatch
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -207,7 +206,3 @@ def version_1(request: HttpRequest, arrival: Arrival, *, resource: str, path: st
         "body": body,
         "isBase64Encoded": encoded,
     }
-
-
-def clock_now(engine: Any) -> float:
-    return engine.clock.now() if engine is not None else time.time()

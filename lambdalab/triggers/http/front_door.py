@@ -4,6 +4,9 @@ It is started on demand (the first CreateFunctionUrlConfig or CreateApi asks for
 on a random free port, and stopped when the account is reset or the cloud ends. The first
 segment of a request's path names the site (a function URL's id, an API's id); each kind of
 site registers a resolver that recognises its own ids, so the server knows nothing of Lambda.
+
+Each cloud has one (function URLs and APIs share its port): routes.front_door_of(cloud) makes
+it when the first HTTP trigger module installs, and finds it for the second.
 """
 
 from __future__ import annotations
@@ -113,5 +116,3 @@ def _as_http_request(request: Request, environ: dict) -> HttpRequest:
         url=f"http://{host}{raw_uri}",
     )
 
-
-front_door = FrontDoor()

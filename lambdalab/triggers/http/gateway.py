@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.awslambda.utils import make_function_arn
-
 from ...aws import iam
+from ...core.arns import FunctionArn, function_arn
+from ...records.flow import FlowLog
 from .. import permissions
 from . import signing
-from .invoking import LambdaTarget
 from .messages import HttpRequest, HttpResponse, json_response
 
 PRINCIPAL = "apigateway.amazonaws.com"
@@ -27,12 +26,12 @@ def execute_api_arn(region: str, account_id: str, api_id: str, stage: str, metho
     return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{method}{path}"
 
 
-def may_invoke(fn: Any, target: LambdaTarget, source_arn: str, api_account: str,
+def may_invoke(fn: Any, target: FunctionArn, source_arn: str, api_account: str,
                credentials_arn: str | None) -> bool:
+    """fn is moto's function (or the version an alias points at) that `target` names."""
     if credentials_arn and credentials_arn.startswith("arn:aws:iam::") and ":role/" in credentials_arn:
-        function_arn = make_function_arn(fn.region, fn.account_id, fn.function_name)
-        function_arn = f"{function_arn}:{target.qualifier}" if target.qualifier else function_arn
-        return iam.role_allows(api_account, credentials_arn, "lambda:InvokeFunction", function_arn)
+        resource = function_arn(fn.region, fn.account_id, fn.function_name, target.qualifier)
+        return iam.role_allows(api_account, credentials_arn, "lambda:InvokeFunction", resource)
     caller = permissions.Caller(principal=PRINCIPAL, source_arn=source_arn, source_account=api_account)
     return permissions.allows(fn, caller, target.qualifier)
 
@@ -51,7 +50,7 @@ def refuse_unless_signed(request: HttpRequest, account_id: str, source_arn: str,
     return None
 
 
-def record(engine: Any, api_name: str, target: LambdaTarget | None, kind: str, detail: str,
+def record(flow: FlowLog, api_name: str, target: FunctionArn | None, kind: str, detail: str,
            request_id: str | None = None, ok: bool | None = None) -> None:
-    engine.flow.record(f"apigateway:{api_name}", target.label if target else "lambda:?", kind, detail,
-                       request_id=request_id, ok=ok)
+    flow.record(f"apigateway:{api_name}", target.flow_name if target else "lambda:?", kind, detail,
+                request_id=request_id, ok=ok)

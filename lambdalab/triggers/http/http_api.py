@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ...aws.moto_glue import find_function, function_spec
+from ..services import CloudServices
 from . import events, gateway, invoking, paths, responses
 from .cors import CorsRules
 from .messages import HttpRequest, HttpResponse, json_response
@@ -74,7 +76,7 @@ def pick_route(api: Any, request: HttpRequest) -> RouteMatch | None:
 
 @dataclass(frozen=True)
 class HttpApiSite:
-    engine: Any
+    cloud: CloudServices
     backend: Any  # moto's ApiGatewayV2Backend of the API's account and region
     api_id: str
 
@@ -97,29 +99,30 @@ class HttpApiSite:
         if integration is None:
             return json_response(404, NOT_FOUND)
         stage_variables = dict(stage.stage_variables or {})
-        target = invoking.LambdaTarget.from_uri(integration.integration_uri, stage_variables)
-        fn = target.function() if target else None
+        target = invoking.integration_target(integration.integration_uri, stage_variables)
+        found = find_function(target) if target else None
         request_id = events.api_request_id()
         extra = [("apigw-requestid", request_id)]
-        if integration.integration_type != "AWS_PROXY" or fn is None:
-            gateway.record(self.engine, api.name, target, "dropped", f"{integration.integration_type} integration: "
-                           "only AWS_PROXY to an existing function runs here", ok=False)
+        if integration.integration_type != "AWS_PROXY" or target is None or found is None:
+            gateway.record(self.cloud.flow, api.name, target, "dropped", f"{integration.integration_type} "
+                           "integration: only AWS_PROXY to an existing function runs here", ok=False)
             return json_response(500, INTERNAL_ERROR, extra)
+        lambda_backend, fn = found
         source_arn = gateway.execute_api_arn(self.backend.region_name, self.backend.account_id, api.api_id,
                                              stage.name, *_method_and_path(match, below))
         refused = self._authorize(match.route, request, source_arn)
         if refused is not None:
             return refused.with_headers(extra)
         if not gateway.may_invoke(fn, target, source_arn, self.backend.account_id, integration.credentials_arn):
-            gateway.record(self.engine, api.name, target, "dropped",
+            gateway.record(self.cloud.flow, api.name, target, "dropped",
                            f"500: the function's policy does not let apigateway.amazonaws.com invoke it from "
                            f"{source_arn}", ok=False)
             return json_response(500, INTERNAL_ERROR, extra)
         event = self._event(api, stage, request, below, match, integration, request_id, stage_variables)
-        invocation = invoking.invoke(self.engine, target.backend(), fn, json.dumps(event).encode(),
+        invocation = invoking.invoke(self.cloud, function_spec(lambda_backend, fn), json.dumps(event).encode(),
                                      timeout_s=(integration.timeout_in_millis or 30000) / 1000)
         response = self._response(invocation, integration)
-        gateway.record(self.engine, api.name, target, "invoke",
+        gateway.record(self.cloud.flow, api.name, target, "invoke",
                        f"{request.method} {request.path} -> {invoking.outcome_detail(invocation, response.status)}",
                        request_id=invocation.outcome.request_id if invocation.outcome else None,
                        ok=response.status < 500)
@@ -139,7 +142,7 @@ class HttpApiSite:
             api_id=api.api_id, account_id=self.backend.account_id,
             domain_name=f"{api.api_id}.execute-api.{self.backend.region_name}.amazonaws.com",
             domain_prefix=api.api_id, stage=stage.name, route_key=match.route.route_key,
-            now=events.clock_now(self.engine), request_id=request_id, port=request.port)
+            now=self.cloud.clock.now(), request_id=request_id, port=request.port)
         if (integration.payload_format_version or "1.0") == "2.0":
             return events.version_2(request, arrival, raw_path=request.raw_path, path_parameters=match.parameters,
                                     stage_variables=stage_variables)

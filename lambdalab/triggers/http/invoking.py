@@ -12,54 +12,23 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
 
-from moto.awslambda.models import lambda_backends
-
-from ...aws import lambda_api as moto_hooks
+from ...core.arns import FunctionArn
 from ...engine import validation
 from ...engine.service import InvokeOutcome
-from ...core import settings as settings_module
+from ...engine.spec import FunctionSpec
+from ..services import CloudServices
 
-# arn:aws:lambda:us-east-1:123456789012:function:name[:qualifier], alone or inside API Gateway's
-# arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/<function arn>/invocations
-_FUNCTION_ARN = re.compile(r"arn:aws[\w-]*:lambda:(?P<region>[\w-]+):(?P<account>\d{12}):function:"
-                           r"(?P<name>[\w-]+)(?::(?P<qualifier>[\w$-]+))?")
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.(\w+)\}")
 
 
-@dataclass(frozen=True)
-class LambdaTarget:
-    """The function an integration points at."""
-
-    account_id: str
-    region: str
-    name: str
-    qualifier: str | None = None
-
-    @classmethod
-    def from_uri(cls, uri: str | None, stage_variables: dict[str, str] | None = None) -> "LambdaTarget | None":
-        if not uri:
-            return None
-        resolved = _STAGE_VARIABLE.sub(lambda m: (stage_variables or {}).get(m.group(1), ""), uri)
-        found = _FUNCTION_ARN.search(resolved)
-        if found is None:
-            return None
-        return cls(found["account"], found["region"], found["name"], found["qualifier"])
-
-    @property
-    def label(self) -> str:
-        return f"lambda:{self.name}"
-
-    def backend(self) -> Any:
-        return lambda_backends[self.account_id][self.region]
-
-    def function(self) -> Any | None:
-        """moto's function (the version an alias points at), or None if it does not exist."""
-        try:
-            return self.backend().get_function(self.name, self.qualifier)
-        except Exception:
-            return None
+def integration_target(uri: str | None, stage_variables: dict[str, str] | None = None) -> FunctionArn | None:
+    """The function an integration points at: its URI (a function ARN, alone or inside API Gateway's
+    arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function arn>/invocations) with the
+    stage's ${stageVariables.name} filled in (an unknown one becomes "")."""
+    if not uri:
+        return None
+    return FunctionArn.find_in(_STAGE_VARIABLE.sub(lambda m: (stage_variables or {}).get(m.group(1), ""), uri))
 
 
 @dataclass(frozen=True)
@@ -79,13 +48,13 @@ class HttpInvocation:
         return self.outcome is not None and self.outcome.function_error is not None
 
 
-def invoke(engine: Any, backend: Any, fn: Any, payload: bytes, timeout_s: float | None = None,
+def invoke(cloud: CloudServices, spec: FunctionSpec, payload: bytes, timeout_s: float | None = None,
            request_id: str | None = None) -> HttpInvocation:
     """Invoke synchronously; with timeout_s, give up waiting (not the function) after that long."""
-    too_large = validation.check_payload(payload, "RequestResponse", settings_module.current())
+    too_large = validation.check_payload(payload, "RequestResponse", cloud.settings)
     if too_large is not None:
         return HttpInvocation(too_large=too_large)
-    spec = moto_hooks.function_spec(backend, fn)
+    engine = cloud.engine
     if timeout_s is None:
         return HttpInvocation(outcome=engine.invoke(spec, payload, request_id=request_id))
     finished: list[InvokeOutcome] = []

@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ...aws.moto_glue import find_function, function_spec
+from ..services import CloudServices
 from . import events, gateway, invoking, paths, responses
 from .messages import HttpRequest, HttpResponse, json_response
 
@@ -58,7 +60,7 @@ def pick_resource(api: Any, request: HttpRequest) -> ResourceMatch | None:
 
 @dataclass(frozen=True)
 class RestApiSite:
-    engine: Any
+    cloud: CloudServices
     backend: Any  # moto's APIGatewayBackend of the API's account and region
     api_id: str
 
@@ -93,22 +95,23 @@ class RestApiSite:
                    request_id: str, source_arn: str) -> HttpResponse:
         integration = match.method.method_integration
         stage_variables = dict(stage.variables or {})
-        target = invoking.LambdaTarget.from_uri(integration.uri if integration else None, stage_variables)
-        fn = target.function() if target else None
-        if integration is None or integration.integration_type != "AWS_PROXY" or fn is None:
+        target = invoking.integration_target(integration.uri if integration else None, stage_variables)
+        found = find_function(target) if target else None
+        if integration is None or integration.integration_type != "AWS_PROXY" or target is None or found is None:
             kind = integration.integration_type if integration else "no"
-            gateway.record(self.engine, api.name, target, "dropped",
+            gateway.record(self.cloud.flow, api.name, target, "dropped",
                            f"{kind} integration: only AWS_PROXY to an existing function runs here", ok=False)
             return json_response(500, INTERNAL_ERROR)
+        lambda_backend, fn = found
         if not gateway.may_invoke(fn, target, source_arn, self.backend.account_id, integration.credentials):
-            gateway.record(self.engine, api.name, target, "dropped",
+            gateway.record(self.cloud.flow, api.name, target, "dropped",
                            f"500: the function's policy does not let apigateway.amazonaws.com invoke it from "
                            f"{source_arn}", ok=False)
             return json_response(500, INTERNAL_ERROR)
         arrival = events.Arrival(
             api_id=api.id, account_id=self.backend.account_id,
             domain_name=f"{api.id}.execute-api.{self.backend.region_name}.amazonaws.com", domain_prefix=api.id,
-            stage=stage.name, route_key="", now=events.clock_now(self.engine), request_id=request_id,
+            stage=stage.name, route_key="", now=self.cloud.clock.now(), request_id=request_id,
             port=request.port)
         event = events.version_1(
             below, arrival, resource=match.resource.get_path(), path=below.path,
@@ -116,10 +119,10 @@ class RestApiSite:
             path_parameters=match.parameters, stage_variables=stage_variables,
             base64_body=events.matches_media_type(below.header("Content-Type"), api.binaryMediaTypes))
         timeout_ms = int(integration.timeout_in_millis or 29000)
-        invocation = invoking.invoke(self.engine, target.backend(), fn, json.dumps(event).encode(),
+        invocation = invoking.invoke(self.cloud, function_spec(lambda_backend, fn), json.dumps(event).encode(),
                                      timeout_s=timeout_ms / 1000)
         response = self._response(invocation, api, below)
-        gateway.record(self.engine, api.name, target, "invoke",
+        gateway.record(self.cloud.flow, api.name, target, "invoke",
                        f"{request.method} {below.path} -> {invoking.outcome_detail(invocation, response.status)}",
                        request_id=invocation.outcome.request_id if invocation.outcome else None,
                        ok=response.status < 500)
