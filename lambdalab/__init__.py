@@ -60,16 +60,9 @@ def _forget_cached_boto3_session() -> None:
         pass
 
 
-def _current() -> _state.CloudState:
-    current = _state.running()
-    if current is None:
-        raise _client.CloudError("No local cloud is running: call lambdalab.start() first.")
-    return current
-
-
 def reset() -> None:
     """Empty the local account: functions, roles, buckets, logs and environments all go."""
-    _client.admin_request(_current(), "POST", "/lambdalab/reset")
+    _client.admin_request(_client.running_cloud(), "POST", "/lambdalab/reset")
 
 
 def stop() -> bool:
@@ -78,17 +71,17 @@ def stop() -> bool:
 
 
 def status() -> dict:
-    return _client.admin_request(_current(), "GET", "/lambdalab/status")  # type: ignore[return-value]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/status")  # type: ignore[return-value]
 
 
 def environments() -> list[dict]:
     """The execution environments alive now: function, state (cold/warm/busy), invokes, age."""
-    return _client.admin_request(_current(), "GET", "/lambdalab/environments")  # type: ignore[return-value]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/environments")  # type: ignore[return-value]
 
 
 def invocations() -> list[dict]:
     """Every invocation so far, with the figures of its REPORT line."""
-    return _client.admin_request(_current(), "GET", "/lambdalab/invocations")  # type: ignore[return-value]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/invocations")  # type: ignore[return-value]
 
 
 # --- the console, as widgets (imported on first use: `import lambdalab` stays light) -------------
