@@ -21,7 +21,7 @@ __all__ = ["start", "reset", "stop", "status", "environments", "invocations", "i
 # Imported on first use, so that `import lambdalab` stays light: name -> (module, attribute).
 _LAZY = {
     "clock": ("lambdalab.clock", None),
-    "bill": ("lambdalab.records.bill", "bill"),
+    "bill": ("lambdalab.widgets.bill", "bill"),
     "event_flow": ("lambdalab.widgets.event_flow", "event_flow"),
     "power_tune": ("lambdalab.tuning", "power_tune"),
     "pricing_calculator": ("lambdalab.widgets.pricing_calculator", "pricing_calculator"),
