@@ -23,7 +23,7 @@ _LAZY = {
     "clock": ("lambdalab.clock", None),
     "bill": ("lambdalab.widgets.bill", "bill"),
     "event_flow": ("lambdalab.widgets.event_flow", "event_flow"),
-    "power_tune": ("lambdalab.tuning", "power_tune"),
+    "power_tune": ("lambdalab.widgets.power_tuning", "power_tune"),
     "pricing_calculator": ("lambdalab.widgets.pricing_calculator", "pricing_calculator"),
 }
 
