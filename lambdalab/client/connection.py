@@ -30,8 +30,9 @@ def aws_client(service: str, state: CloudState | None = None, read_timeout: int 
                           config=Config(retries={"max_attempts": 0}, read_timeout=read_timeout))
 
 
-def admin(method: str, path: str, state: CloudState | None = None) -> Any:
-    return cloud_client.admin_request(state or current_cloud(), method, path)
+def admin(method: str, path: str, state: CloudState | None = None, body: object = None) -> Any:
+    """One of the cloud's /lambdalab/ requests (its answer, decoded JSON); the running cloud by default."""
+    return cloud_client.admin_request(state or current_cloud(), method, path, body=body)
 
 
 @dataclass
