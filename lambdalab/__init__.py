@@ -10,20 +10,26 @@ In a notebook::
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from .client import control as _client
 from .core import state as _state
+
+if TYPE_CHECKING:
+    from .grader.views import CheckView, ProgressView
+    from .widgets import EnvironmentsView, InvokePanel, LogViewer
 
 __all__ = ["start", "reset", "stop", "status", "environments", "invocations", "invoke_panel", "log_viewer",
            "environment_view", "check", "progress", "clean_up", "clock", "bill", "event_flow", "power_tune",
            "pricing_calculator"]
 
 # Imported on first use, so that `import lambdalab` stays light: name -> (module, attribute).
+# The learner's functions that show something live with their view (widgets/), next to nothing else.
 _LAZY = {
     "clock": ("lambdalab.clock", None),
-    "bill": ("lambdalab.records.bill", "bill"),
+    "bill": ("lambdalab.widgets.bill", "bill"),
     "event_flow": ("lambdalab.widgets.event_flow", "event_flow"),
-    "power_tune": ("lambdalab.tuning", "power_tune"),
+    "power_tune": ("lambdalab.widgets.power_tuning", "power_tune"),
     "pricing_calculator": ("lambdalab.widgets.pricing_calculator", "pricing_calculator"),
 }
 
@@ -60,16 +66,9 @@ def _forget_cached_boto3_session() -> None:
         pass
 
 
-def _current() -> _state.CloudState:
-    current = _state.running()
-    if current is None:
-        raise _client.CloudError("No local cloud is running: call lambdalab.start() first.")
-    return current
-
-
 def reset() -> None:
     """Empty the local account: functions, roles, buckets, logs and environments all go."""
-    _client.admin_request(_current(), "POST", "/lambdalab/reset")
+    _client.admin_request(_client.running_cloud(), "POST", "/lambdalab/reset")
 
 
 def stop() -> bool:
@@ -77,51 +76,52 @@ def stop() -> bool:
     return _client.stop()
 
 
-def status() -> dict:
-    return _client.admin_request(_current(), "GET", "/lambdalab/status")  # type: ignore[return-value]
+def status() -> dict[str, Any]:
+    """The running cloud at a glance: endpoint, pid, execution environments alive, invokes running now."""
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/status")  # type: ignore[return-value]
 
 
-def environments() -> list[dict]:
+def environments() -> list[dict[str, Any]]:
     """The execution environments alive now: function, state (cold/warm/busy), invokes, age."""
-    return _client.admin_request(_current(), "GET", "/lambdalab/environments")  # type: ignore[return-value]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/environments")  # type: ignore[return-value]
 
 
-def invocations() -> list[dict]:
+def invocations() -> list[dict[str, Any]]:
     """Every invocation so far, with the figures of its REPORT line."""
-    return _client.admin_request(_current(), "GET", "/lambdalab/invocations")  # type: ignore[return-value]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/invocations")  # type: ignore[return-value]
 
 
 # --- the console, as widgets (imported on first use: `import lambdalab` stays light) -------------
 
-def invoke_panel(function_name: str | None = None, event: object = None):
+def invoke_panel(function_name: str | None = None, event: object = None) -> InvokePanel:
     """Pick a function, edit a test event, invoke, see the result and the REPORT line."""
     from .widgets import InvokePanel
 
     return InvokePanel(function_name, event)
 
 
-def log_viewer(function_name: str, streams: int = 3):
+def log_viewer(function_name: str, streams: int = 3) -> LogViewer:
     """The function's newest log streams in CloudWatch Logs."""
     from .widgets import LogViewer
 
     return LogViewer(function_name, streams)
 
 
-def environment_view(function_name: str | None = None):
+def environment_view(function_name: str | None = None) -> EnvironmentsView:
     """The execution environments alive now, cold, warm or busy."""
     from .widgets import EnvironmentsView
 
     return EnvironmentsView(function_name)
 
 
-def check(check_id: str):
+def check(check_id: str) -> CheckView:
     """Run an exercise's check: passed, or not yet with a hint. Results are kept in your progress."""
     from .grader import check as run
 
     return run(check_id)
 
 
-def progress():
+def progress() -> ProgressView:
     """Your progress through the labs."""
     from .grader import progress as show
 

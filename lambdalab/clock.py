@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .client import control as _client
-from .core import state as _state
 
 __all__ = ["now", "use_virtual", "use_real", "advance", "is_virtual", "Advanced"]
 
@@ -36,15 +35,8 @@ class Advanced:
         return "\n".join(lines)
 
 
-def _cloud() -> _state.CloudState:
-    current = _state.running()
-    if current is None:
-        raise _client.CloudError("No local cloud is running: call lambdalab.start() first.")
-    return current
-
-
 def _read() -> dict:
-    return _client.admin_request(_cloud(), "GET", "/lambdalab/clock")  # type: ignore[return-value]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/clock")  # type: ignore[return-value]
 
 
 def _when(epoch: float) -> datetime:
@@ -65,18 +57,18 @@ def use_virtual(start: datetime | None = None) -> datetime:
     body: dict = {"mode": "virtual"}
     if start is not None:
         body["start"] = (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
-    return _when(_client.admin_request(_cloud(), "POST", "/lambdalab/clock", body=body)["now"])  # type: ignore[index]
+    return _when(_client.admin_request(_client.running_cloud(), "POST", "/lambdalab/clock", body=body)["now"])  # type: ignore[index]
 
 
 def use_real() -> datetime:
     """Let time run at real pace again, on from where the clock stands: a clock you moved three days
     ahead stays three days ahead (until lambdalab.reset()), so nothing booked in between jumps."""
-    return _when(_client.admin_request(_cloud(), "POST", "/lambdalab/clock", body={"mode": "real"})["now"])  # type: ignore[index]
+    return _when(_client.admin_request(_client.running_cloud(), "POST", "/lambdalab/clock", body={"mode": "real"})["now"])  # type: ignore[index]
 
 
 def advance(*, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> Advanced:
     """Move virtual time forward; everything due on the way runs, in order, before this returns."""
     total = days * 86_400 + hours * 3_600 + minutes * 60 + seconds
-    answer = _client.admin_request(_cloud(), "POST", "/lambdalab/clock", body={"advance_s": total},
+    answer = _client.admin_request(_client.running_cloud(), "POST", "/lambdalab/clock", body={"advance_s": total},
                                    timeout=max(120.0, total / 100))
     return Advanced(_when(answer["now"]), [(_when(f["at"]), f["name"]) for f in answer["fired"]])  # type: ignore[index]

@@ -8,6 +8,10 @@ so it works on any function, here or on AWS.
 
 The first invoke after a configuration change is a cold start: it is made as a warm-up, kept
 apart (cold starts, init duration) and left out of the figures, which describe warm invokes.
+
+This is the model: running the tuning through a boto3 client (``tune``), the result table and
+its plain-text form. The learner's ``lambdalab.power_tune``, the progress bar, the chart and the
+widget are in :mod:`lambdalab.widgets.power_tuning`, which imports this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ import base64
 import json
 import statistics
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from .client.connection import aws_client
 from .records import pricing
 from .records.logs import parse_report
 
 DEFAULT_MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3008)
+SAME_SPEED = 0.05  # medians closer than this are the same speed, given a laptop's noise
 
 
 class PowerTuningError(Exception):
@@ -118,7 +124,10 @@ def fastest_row(rows: Iterable[TuningRow]) -> TuningRow | None:
 
 @dataclass(repr=False)
 class PowerTuningResult:
-    """Every memory size tried, with the cheapest and the fastest; shows itself as a table and a chart."""
+    """Every memory size tried, with the cheapest and the fastest; its repr is the table as text.
+
+    A plain record: the view (:class:`lambdalab.widgets.power_tuning.PowerTuningView`) wraps it
+    to draw the table and the chart, so the result can be made and read without ipywidgets."""
 
     function_name: str
     architecture: str
@@ -141,34 +150,108 @@ class PowerTuningResult:
                 return row
         raise KeyError(f"{memory_mb} MB was not tuned; tuned: {[r.memory_mb for r in self.rows]}")
 
-    def chart(self):
-        """A matplotlib Figure: median duration and cost per million invokes against memory."""
-        from .widgets.power_tuning import tuning_chart
-
-        return tuning_chart(self)
-
     def text(self) -> str:
-        from .widgets.power_tuning import tuning_text
-
         return tuning_text(self)
-
-    def widget(self):
-        from .widgets.power_tuning import tuning_widget
-
-        return tuning_widget(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
-        from .widgets.power_tuning import PowerTuningView
-
-        return PowerTuningView(self)._repr_mimebundle_(include, exclude)
 
     def __repr__(self) -> str:
         return self.text()
 
 
-def power_tune(function_name: str, memory_sizes: Iterable[int] = DEFAULT_MEMORY_SIZES, invokes: int = 10,
-               payload: Any = None, architecture: str | None = None, *, progress: bool = True,
-               granularity_ms: int | None = None, client: Any = None) -> PowerTuningResult:
+# --- the result in words: the plain-text form, which the view reuses in its table and verdict --------
+
+def money(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"${value:,.{digits}f}"
+
+
+def row_summary(row: TuningRow) -> str:
+    if not row.ok:
+        return f"{row.memory_mb:>5} MB: error: {row.error}"
+    return (f"{row.memory_mb:>5} MB: median {row.median_ms:.1f} ms, "
+            f"{money(row.cost_per_million)} per million invokes")
+
+
+def restore_sentence(result: PowerTuningResult) -> str:
+    if not any(r.memory_mb != result.original_memory_mb for r in result.rows):
+        return f"Memory left at {result.original_memory_mb} MB."
+    if result.restored:
+        return f"Memory restored to {result.original_memory_mb} MB."
+    return f"Memory could NOT be restored to {result.original_memory_mb} MB: set it yourself."
+
+
+def verdict_lines(result: PowerTuningResult) -> list[str]:
+    cheapest, fastest = result.cheapest, result.fastest
+    if cheapest is None or fastest is None:
+        return ["No memory size ran without an error: nothing to compare."]
+    return [f"Cheapest: {cheapest.memory_mb} MB, {money(cheapest.cost_per_million)} per million invokes "
+            f"(median {cheapest.median_ms:.1f} ms).",
+            f"Fastest: {fastest.memory_mb} MB, median {fastest.median_ms:.1f} ms "
+            f"({money(fastest.cost_per_million)} per million invokes)."] + _speed_note(cheapest, fastest)
+
+
+def _speed_note(cheapest: TuningRow, fastest: TuningRow) -> list[str]:
+    """Say so when "fastest" is only noise: more memory did not buy speed worth the name."""
+    if fastest.memory_mb == cheapest.memory_mb or fastest.median_ms < cheapest.median_ms * (1 - SAME_SPEED):
+        return []
+    return [f"The fastest is within {SAME_SPEED:.0%} of the cheapest's median: more memory did not make "
+            "this function faster."]
+
+
+def heading(result: PowerTuningResult) -> str:
+    return (f"Power tuning of {result.function_name}: {result.invokes} warm invoke(s) per memory size "
+            f"after a warm-up, priced as {result.architecture} in us-east-1, without the free tier.")
+
+
+COLUMNS = ("memory", "median ms", "mean ms", "min..max ms", "billed ms", "$ per invoke", "$ per 1M", "cold starts")
+
+
+def cells(row: TuningRow) -> list[str]:
+    """A row of the table as the COLUMNS' texts (shared by the text table and the widget's HTML table)."""
+    cold = f"{row.cold_starts}" + (f" (init {row.init_ms:.0f} ms)" if row.init_ms is not None else "")
+    if row.median_ms is None:
+        return [f"{row.memory_mb} MB", "-", "-", "-", "-", "-", "-", cold]
+    return [f"{row.memory_mb} MB", f"{row.median_ms:.1f}", f"{row.mean_ms:.1f}",
+            f"{row.min_ms:.1f}..{row.max_ms:.1f}", f"{row.billed_ms:.1f}", f"{row.cost_per_invoke:.9f}",
+            money(row.cost_per_million), cold]
+
+
+def tuning_text(result: PowerTuningResult) -> str:
+    table = [list(COLUMNS)] + [cells(row) for row in result.rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    lines = [heading(result)]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in table]
+    lines += [f"{row.memory_mb} MB failed: {row.error}" for row in result.rows if row.error]
+    lines += verdict_lines(result) + [restore_sentence(result)]
+    return "\n".join(lines)
+
+
+# --- running it --------------------------------------------------------------------------------
+
+class SilentProgress:
+    """What a run tells its reporter, one call per step; this one reports nothing.
+
+    The run only knows this interface: the reporters that print lines or draw a progress bar
+    are views (:mod:`lambdalab.widgets.power_tuning`) and are handed in."""
+
+    def memory(self, memory_mb: int) -> None:
+        """A memory size is being configured."""
+
+    def invoked(self, number: int) -> None:
+        """Invoke `number` (1 is the warm-up) of the current memory size has finished."""
+
+    def row_done(self, row: TuningRow) -> None:
+        """The current memory size is measured."""
+
+    def finish(self, result: PowerTuningResult) -> None:
+        """The run is over (also after an error or an interrupt); the memory is restored."""
+
+
+Reporting = Callable[[str, list[int], int], SilentProgress]
+"""Makes the reporter of a run from (function name, memory sizes, invokes per size)."""
+
+
+def tune(function_name: str, memory_sizes: Iterable[int] = DEFAULT_MEMORY_SIZES, invokes: int = 10,
+         payload: Any = None, architecture: str | None = None, *, granularity_ms: int | None = None,
+         client: Any = None, reporting: Reporting | None = None) -> PowerTuningResult:
     """Invoke the function `invokes` times (after one warm-up) at each memory size, then restore its memory.
 
     architecture: price as x86_64 or arm64 (default: the function's own; both run on the same CPU
@@ -176,6 +259,8 @@ def power_tune(function_name: str, memory_sizes: Iterable[int] = DEFAULT_MEMORY_
     (100 shows the billing of before December 2020); by default the REPORT's Billed Duration is used.
     client: a boto3 Lambda client (default: one for the local cloud). Errors of the function are
     reported per memory size, not raised; the original memory is restored even on an interrupt.
+    reporting: makes the reporter, once the arguments and the function are known to be good (so
+    nothing is announced for a run that cannot start); default: report nothing.
     """
     sizes = _memory_sizes(memory_sizes)
     if not isinstance(invokes, int) or invokes < 1:
@@ -184,16 +269,12 @@ def power_tune(function_name: str, memory_sizes: Iterable[int] = DEFAULT_MEMORY_
         raise PowerTuningError(f"architecture must be one of {sorted(pricing.DURATION_TIERS)} or None, "
                                f"not {architecture!r}")
     if client is None:
-        from .client.connection import aws_client
-
         client = aws_client("lambda")
     configuration = _configuration(client, function_name)
     priced_as = architecture or (configuration.get("Architectures") or ["x86_64"])[0]
     result = PowerTuningResult(function_name, priced_as, invokes, configuration["MemorySize"])
     body = _payload_bytes(payload)
-    from .widgets.power_tuning import progress_reporter
-
-    reporter = progress_reporter(function_name, sizes, invokes, enabled=progress)
+    reporter = reporting(function_name, sizes, invokes) if reporting is not None else SilentProgress()
     current_memory = result.original_memory_mb
     try:
         for memory_mb in sizes:
@@ -261,7 +342,7 @@ def _set_memory(client: Any, function_name: str, memory_mb: int, current_mb: int
 
 
 def _measure(client: Any, function_name: str, body: bytes, invokes: int, granularity_ms: int | None,
-             reporter: Any) -> tuple[list[Sample], str | None]:
+             reporter: SilentProgress) -> tuple[list[Sample], str | None]:
     """A warm-up invoke, then `invokes` more; stops at the first failure, which it returns as text.
 
     The warm-up is kept only if it was a cold start (to count it and its init duration); a warm
@@ -324,5 +405,6 @@ def _restore(client: Any, function_name: str, memory_mb: int) -> bool:
         client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
         return True
     except Exception as err:  # noqa: BLE001 - reported as a warning: the caller's outcome stands
-        warnings.warn(f"power_tune could not restore {function_name} to {memory_mb} MB: {err}", stacklevel=3)
+        # stacklevel 4: past _restore, tune and lambdalab.power_tune, at the learner's cell
+        warnings.warn(f"power_tune could not restore {function_name} to {memory_mb} MB: {err}", stacklevel=4)
         return False

@@ -11,8 +11,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from lambdalab.records import pricing
-from lambdalab.tuning import PowerTuningError, Sample, cost_per_invoke, power_tune, summarise
-from lambdalab.widgets.power_tuning import TextProgress, tuning_widget
+from lambdalab.tuning import PowerTuningError, PowerTuningResult, Sample, cost_per_invoke, summarise, tune
+from lambdalab.widgets.power_tuning import PowerTuningView, TextProgress, power_tune, tuning_widget
 from support import create_function
 
 WAITER = '''
@@ -167,11 +167,22 @@ def test_the_result_shows_itself_as_text_a_table_widget_and_a_chart(lam, role):
     assert repr(result) == text
     bundle = result._repr_mimebundle_()
     assert bundle["text/plain"] == text and "application/vnd.jupyter.widget-view+json" in bundle
-    view = tuning_widget(result)
+    view = tuning_widget(result.result)
     assert "cheapest" in view.children[0].value
     assert bytes(view.children[1].value).startswith(b"\x89PNG")
     figure = result.chart()
     assert isinstance(figure, Figure) and figure._repr_png_().startswith(b"\x89PNG")
+
+
+def test_the_model_runs_without_its_view_and_says_nothing(lam, role, capsys):
+    """tuning.tune is what power_tune runs: a plain result, no reporter unless one is handed in."""
+    create_function(lam, "waiter", WAITER, role)
+    result = tune("waiter", memory_sizes=(128, 256), invokes=1, client=lam)
+    assert isinstance(result, PowerTuningResult) and not hasattr(result, "_repr_mimebundle_")
+    assert repr(result) == result.text() and "Power tuning of waiter" in result.text()
+    assert capsys.readouterr().out == ""
+    shown = PowerTuningView(result)
+    assert shown.rows is result.rows and shown.cheapest == result.cheapest and shown.text() == result.text()
 
 
 def test_text_progress_says_one_line_per_memory_size(lam, role):

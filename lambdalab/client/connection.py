@@ -19,10 +19,14 @@ from ..core.state import CloudState
 
 
 def current_cloud() -> CloudState:
+    """The running cloud, started first if there is none: a view or a check must work right after a
+    kernel restart, before the learner has run lambdalab.start() again."""
     return cloud_client.ensure_running()
 
 
 def aws_client(service: str, state: CloudState | None = None, read_timeout: int = 960) -> Any:
+    """A boto3 client for the local cloud from its state file, never the notebook's environment; no retries
+    (a retried invoke would run the learner's function twice), and a read timeout above Lambda's 900 s."""
     state = state or current_cloud()
     session = boto3.Session(aws_access_key_id=state.access_key_id, aws_secret_access_key=state.secret_access_key,
                             region_name=state.region)
@@ -30,8 +34,9 @@ def aws_client(service: str, state: CloudState | None = None, read_timeout: int 
                           config=Config(retries={"max_attempts": 0}, read_timeout=read_timeout))
 
 
-def admin(method: str, path: str, state: CloudState | None = None) -> Any:
-    return cloud_client.admin_request(state or current_cloud(), method, path)
+def admin(method: str, path: str, state: CloudState | None = None, body: object = None) -> Any:
+    """One of the cloud's /lambdalab/ requests (its answer, decoded JSON); the running cloud by default."""
+    return cloud_client.admin_request(state or current_cloud(), method, path, body=body)
 
 
 @dataclass

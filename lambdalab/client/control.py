@@ -25,6 +25,22 @@ class CloudError(Exception):
     """The local cloud could not be started or reached; the message says what to do."""
 
 
+NOT_RUNNING = "No local cloud is running: call lambdalab.start() first."
+
+
+def running_cloud(root: Path | None = None) -> state.CloudState:
+    """The running cloud of this home; CloudError if there is none.
+
+    For what only makes sense against a cloud the learner started (reset, the clock, an address):
+    starting one behind their back would answer about an empty account. Everything that asks this
+    question asks it here, so the learner always reads the same sentence.
+    """
+    current = state.running(root)
+    if current is None:
+        raise CloudError(NOT_RUNNING)
+    return current
+
+
 def ensure_running(root: Path | None = None) -> state.CloudState:
     """The running cloud of this home, started in the background first if there is none."""
     current = state.running(root)

@@ -12,15 +12,11 @@ https://<api-id>.execute-api.<region>.amazonaws.com/<stage>/; here it is::
 from __future__ import annotations
 
 from . import control as _client
-from ..core import state as _state
 
 
 def base_url() -> str:
     """http://127.0.0.1:<port> of the running cloud's HTTP front door (started if need be)."""
-    current = _state.running()
-    if current is None:
-        raise _client.CloudError("No local cloud is running: call lambdalab.start() first.")
-    return _client.admin_request(current, "GET", "/lambdalab/http")["base_url"]  # type: ignore[index]
+    return _client.admin_request(_client.running_cloud(), "GET", "/lambdalab/http")["base_url"]  # type: ignore[index]
 
 
 def rest_api_url(rest_api_id: str, stage_name: str) -> str:

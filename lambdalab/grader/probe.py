@@ -1,4 +1,8 @@
-"""What a check uses to look at the learner's cloud: boto3 clients and a few helpers."""
+"""What a check uses to look at the learner's cloud: boto3 clients and a few helpers.
+
+Everything goes through :mod:`lambdalab.client` (the cloud's AWS APIs and its /lambdalab/
+requests): a check runs in the learner's kernel, never inside the cloud's process.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from ..client.connection import InvokeResult, aws_client, current_cloud, invoke
 from ..core.state import CloudState
+from .results import NotYet
 
 
 @dataclass
@@ -30,8 +35,6 @@ class Probe:
 
     def function_or_not_yet(self, name: str, message: str, hint: str) -> dict:
         """The function's configuration; a check that needs it says "not yet" when it is missing."""
-        from .registry import NotYet
-
         configuration = self.function(name)
         if configuration is None:
             raise NotYet(message, hint)

@@ -5,21 +5,31 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import asdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..core.state import home
-
-if TYPE_CHECKING:
-    from .registry import CheckResult
+from .results import CheckResult
 
 _lock = threading.Lock()
 
 
+def progress_path() -> Path:
+    """The progress file of this home (LAMBDALAB_HOME): a grading run gets a home, so a file, of its own."""
+    return home() / "progress.json"
+
+
+@dataclass(frozen=True)
 class Progress:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    """The progress file, and the checks a summary of it goes over.
+
+    check_ids are every known check (given by :func:`lambdalab.grader.registry.load_progress`,
+    which loads them), so that a check not tried yet shows as not done; this module does not
+    load the checks itself, since the check modules sit above it."""
+
+    path: Path
+    check_ids: tuple[str, ...] = ()
 
     def results(self) -> dict[str, dict]:
         try:
@@ -27,7 +37,7 @@ class Progress:
         except (OSError, ValueError):
             return {}
 
-    def record(self, result: "CheckResult") -> None:
+    def record(self, result: CheckResult) -> None:
         with _lock:
             results = self.results()
             previous = results.get(result.check_id, {})
@@ -41,14 +51,7 @@ class Progress:
 
     def by_lab(self) -> dict[str, dict[str, bool]]:
         """{lab: {check id: passed}} over every known check, passed or not yet tried."""
-        from .registry import all_checks
-
-        results = self.results()
-        labs: dict[str, dict[str, bool]] = {}
-        for check_id in sorted(all_checks()):
-            lab = check_id.split(".", 1)[0]
-            labs.setdefault(lab, {})[check_id] = bool(results.get(check_id, {}).get("passed"))
-        return labs
+        return _by_lab(self.results(), self.check_ids)
 
     def text(self) -> str:
         lines = []
@@ -60,5 +63,9 @@ class Progress:
         return "\n".join(lines) or "No checks yet."
 
 
-def load_progress() -> Progress:
-    return Progress(home() / "progress.json")
+def _by_lab(results: dict[str, dict], check_ids: Iterable[str]) -> dict[str, dict[str, bool]]:
+    labs: dict[str, dict[str, bool]] = {}
+    for check_id in sorted(check_ids):
+        lab = check_id.split(".", 1)[0]
+        labs.setdefault(lab, {})[check_id] = bool(results.get(check_id, {}).get("passed"))
+    return labs

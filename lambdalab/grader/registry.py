@@ -1,95 +1,54 @@
-"""Where checks are defined and how they run.
+"""Every check, loaded, and how one runs.
 
-A check is a plain function registered under an id like "lab01.hello". It receives a
-``Probe`` (boto3 clients for the local cloud and a few helpers) and either returns a
-message (passed) or raises ``NotYet`` with what is missing and a hint. Any other exception
-means the learner's work is not there yet, never that the check crashed.
+Checks are defined in ``lambdalab/grader/checks/labNN.py`` with ``register`` (kept in
+:mod:`lambdalab.grader.catalogue`; importable from here too, as lessons have always done:
+``from lambdalab.grader.registry import register, NotYet``). A check either returns a message
+(passed) or raises ``NotYet``. Any other exception means the learner's work is not there yet,
+never that the check crashed.
+
+This module sits above the check modules: it loads them (``all_checks``), they never import it.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from .progress import load_progress
+from . import checks
+from .catalogue import Check, register, registered
 from .probe import Probe
+from .progress import Progress, progress_path
+from .results import CheckResult, NotYet
 
-
-class NotYet(Exception):
-    """The work does not pass yet: message says what is wrong, hint how to get on."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check_id: str
-    passed: bool
-    message: str
-    hint: str = ""
-    at: float = field(default_factory=time.time)
-
-    def text(self) -> str:
-        mark = "PASSED" if self.passed else "NOT YET"
-        lines = [f"[{mark}] {self.check_id}: {self.message}"]
-        if self.hint and not self.passed:
-            lines.append(f"  Hint: {self.hint}")
-        return "\n".join(lines)
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        from .views import CheckView
-
-        return CheckView(self)._repr_mimebundle_(include, exclude)
-
-
-@dataclass(frozen=True)
-class Check:
-    check_id: str
-    title: str
-    function: Callable[[Probe], str | None]
-
-
-_REGISTRY: dict[str, Check] = {}
-
-
-def register(check_id: str, title: str) -> Callable:
-    """Decorator for check functions in lambdalab/grader/checks/."""
-
-    def decorate(function: Callable[[Probe], str | None]) -> Callable:
-        _REGISTRY[check_id] = Check(check_id, title, function)
-        return function
-
-    return decorate
+__all__ = ["all_checks", "run_check", "load_progress", "register", "Check", "CheckResult", "NotYet"]
 
 
 def _load_all() -> None:
-    from . import checks
-
     for module in pkgutil.iter_modules(checks.__path__):
         importlib.import_module(f"{checks.__name__}.{module.name}")
 
 
 def all_checks() -> dict[str, Check]:
+    """Every check: those of every lab (loaded on first use) and any registered since."""
     _load_all()
-    return dict(_REGISTRY)
+    return registered()
+
+
+def load_progress() -> Progress:
+    """The learner's progress, summarised over every known check."""
+    return Progress(progress_path(), tuple(all_checks()))
 
 
 def run_check(check_id: str, record: bool = True) -> CheckResult:
     """Run one check against the local cloud and record its result; never raises for the learner's work."""
-    checks = all_checks()
-    if check_id not in checks:
-        known = ", ".join(sorted(checks))
-        raise KeyError(f"There is no check called {check_id!r}. Known checks: {known}")
+    known = all_checks()
+    if check_id not in known:
+        names = ", ".join(sorted(known))
+        raise KeyError(f"There is no check called {check_id!r}. Known checks: {names}")
     try:
         probe = Probe.connect()
-        message = checks[check_id].function(probe) or "Well done."
+        message = known[check_id].function(probe) or "Well done."
         result = CheckResult(check_id, True, message)
     except NotYet as not_yet:
         result = CheckResult(check_id, False, not_yet.message, not_yet.hint)
@@ -102,10 +61,5 @@ def run_check(check_id: str, record: bool = True) -> CheckResult:
         result = CheckResult(check_id, False, f"Not yet: the check met an error while looking at your work ({last}).",
                              "Run every cell of the exercise above, in order, then run the check again.")
     if record:
-        load_progress().record(result)
+        Progress(progress_path()).record(result)
     return result
-
-
-def check(check_id: str) -> CheckResult:
-    """Run a check and show its result (a green or red card in JupyterLab, text elsewhere)."""
-    return run_check(check_id)

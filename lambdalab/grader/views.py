@@ -1,4 +1,9 @@
-"""How check results and progress look: a card per check, a bar per lab."""
+"""How check results and progress look: a card per check, a bar per lab.
+
+The top of the grader: a view imports what it shows (results, progress) and the runner (for
+"Check again"); nothing below imports a view. ``lambdalab.grader.check()`` wraps each result in
+its CheckView, so the result itself stays a plain record.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,38 @@ import ipywidgets as widgets
 
 from ..widgets.base import COLOURS, Viewable, card, escape
 from .progress import Progress
+from .registry import run_check
+from .results import CheckResult
 
 
 class CheckView(Viewable):
-    """Green or red; the hint on demand; "Check again" re-runs the check in the kernel."""
+    """Green or red; the hint on demand; "Check again" re-runs the check in the kernel.
 
-    def __init__(self, result) -> None:
+    Its fields are the latest result's (.passed, .message, ...), so code that reads what
+    ``lambdalab.check()`` returned reads it as it did when the result showed itself."""
+
+    def __init__(self, result: CheckResult) -> None:
         self.result = result
+
+    @property
+    def check_id(self) -> str:
+        return self.result.check_id
+
+    @property
+    def passed(self) -> bool:
+        return self.result.passed
+
+    @property
+    def message(self) -> str:
+        return self.result.message
+
+    @property
+    def hint(self) -> str:
+        return self.result.hint
+
+    @property
+    def at(self) -> float:
+        return self.result.at
 
     def text(self) -> str:
         return self.result.text()
@@ -29,8 +59,6 @@ class CheckView(Viewable):
             hint.value = card("Hint", f"<div>{escape(self.result.hint)}</div>", COLOURS["muted"])
 
         def on_again(_: widgets.Button) -> None:
-            from .registry import run_check
-
             again.disabled = True
             self.result = run_check(self.result.check_id)
             status.value = self._card_html()
@@ -49,6 +77,8 @@ class CheckView(Viewable):
 
 
 class ProgressView(Viewable):
+    """A bar per lab and a mark per check; its text form is the progress file's summary."""
+
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
 

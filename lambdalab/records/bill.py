@@ -6,25 +6,22 @@ month's first usage, and a price tier's discount applies to the usage after its 
 Entries before the range, or of other functions, still use up the free tier; they are just
 not on this bill. Bills of adjacent ranges therefore add up to the bill of both.
 
-From a notebook::
-
-    lambdalab.bill()                      # this session: per function, totals, bill lines, a chart
-    lambdalab.bill(since=t0).total_usd    # what happened since t0 (a datetime or epoch seconds)
+This is the model only, shared by the cloud (which prices its meter, GET /lambdalab/bill) and
+the notebook (which reads the answer back with ``Bill.from_json``): numbers, a JSON form and a
+plain-text form. How a bill looks in JupyterLab, and ``lambdalab.bill()`` that asks the running
+cloud for one, are in :mod:`lambdalab.widgets.bill`: a view imports its model, never the reverse.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from datetime import datetime, timezone
+from typing import Any
 
 from . import pricing
 from .meter import MeterEntry
-
-if TYPE_CHECKING:
-    from ..widgets.bill import BillView
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,11 @@ class BillLine:
 
 @dataclass(frozen=True)
 class Bill:
+    """A bill as the cloud priced it: per function (FunctionCharges) and as AWS's bill lines (BillLine).
+
+    Frozen and made of plain values, so that it crosses from the cloud to the notebook as JSON
+    (as_json, from_json) and means the same on both sides."""
+
     since: float  # the cloud clock's epoch seconds
     until: float
     function_name: str | None
@@ -108,6 +110,37 @@ class Bill:
     def function(self, name: str) -> FunctionCharges | None:
         return next((f for f in self.functions if f.name == name), None)
 
+    # --- words: the plain-text form (what a notebook run headless, or read without widgets, shows) ---
+
+    def title(self) -> str:
+        what = f"function {self.function_name}" if self.function_name else "all functions"
+        return f"Lambda bill for {what}, {_when(self.since)} to {_when(self.until)} UTC"
+
+    def how_billed(self) -> str:
+        init = ("INIT phase of cold starts billed (since Aug 2025)" if self.bill_init_phase
+                else "INIT phase billed only for custom runtimes (before Aug 2025)")
+        free = "monthly free tier applied" if self.free_tier else "without the free tier"
+        return f"Billed duration rounded up to {self.granularity_ms} ms; {init}; {free}."
+
+    def text(self) -> str:
+        lines = [self.title(), self.how_billed()]
+        if not self.functions:
+            lines.append("No invocations in this period: nothing to pay.")
+            return "\n".join(lines)
+        lines.append(f"{'function':<24}{'requests':>10}{'GB-s':>12}{'free GB-s':>12}{'cost':>17}{'list price':>17}")
+        for f in self.functions:
+            lines.append(f"{f.name[:23]:<24}{f.requests:>10,}{f.gb_seconds:>12,.3f}{f.free_gb_seconds:>12,.3f}"
+                         f"{usd(f.cost_usd):>17}{usd(f.list_price_usd):>17}")
+        lines.append(f"{'total':<24}{self.requests:>10,}{self.gb_seconds:>12,.3f}{self.free_gb_seconds:>12,.3f}"
+                     f"{usd(self.total_usd):>17}{usd(self.list_price_usd):>17}")
+        lines.append("Bill lines:")
+        for line in self.lines:
+            lines.append(f"  {line.month}  {line.item:<42}{quantity(line):>14} {line.unit:<9}"
+                         f"at {unit_price(line):<28}{usd(line.cost_usd)}")
+        return "\n".join(lines)
+
+    # --- JSON: how the bill crosses from the cloud to the notebook --------------------------------
+
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -118,6 +151,32 @@ class Bill:
                                               "tiers": tuple(f["tiers"])}) for f in data["functions"])
         lines = tuple(BillLine(**line) for line in data["lines"])
         return cls(**{**data, "functions": functions, "lines": lines})
+
+
+def usd(amount: float) -> str:
+    """Dollars with the digits that matter: $18.73, $0.0000208 (a learner's bill is tiny), $0.00."""
+    if amount == 0:
+        return "$0.00"
+    if abs(amount) >= 0.01:
+        return f"${amount:,.2f}"
+    decimals = min(12, 2 - math.floor(math.log10(abs(amount))))
+    return f"${amount:.{decimals}f}"
+
+
+def quantity(line: BillLine) -> str:
+    return f"{line.quantity:,.0f}" if line.unit == "requests" else f"{line.quantity:,.3f}"
+
+
+def unit_price(line: BillLine) -> str:
+    if line.unit_price_usd == 0:
+        return "free"
+    if line.unit == "requests":
+        return f"${line.unit_price_usd * 1_000_000:.2f} per million"
+    return f"${line.unit_price_usd:.10f}".rstrip("0").rstrip(".") + " per GB-s"
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- pricing the meter's entries ---------------------------------------------------------------
@@ -297,32 +356,3 @@ def price(entries: Iterable[MeterEntry], since: float, until: float, *, function
     return Bill(since=since, until=until, function_name=function_name, free_tier=free_tier,
                 granularity_ms=granularity_ms, bill_init_phase=bill_init_phase, functions=functions,
                 lines=lines.lines())
-
-
-# --- from a notebook ---------------------------------------------------------------------------
-
-def bill(since: datetime | float | None = None, until: datetime | float | None = None,
-         function_name: str | None = None, *, free_tier: bool = True) -> "BillView":
-    """The bill of this session (since the cloud started or was last reset), or of a time range.
-
-    since/until: a datetime or epoch seconds of the cloud's clock. function_name: one function only.
-    free_tier=False shows what the same usage costs once the month's free tier is used up.
-    The result shows as a table and a chart; its numbers are attributes: .total_usd, .requests,
-    .gb_seconds, .functions (each with .name, .requests, .gb_seconds, .cost_usd), .lines."""
-    from ..client.connection import admin
-    from ..widgets.bill import BillView
-
-    query = {"since": _epoch(since), "until": _epoch(until), "function": function_name,
-             "free_tier": "1" if free_tier else "0"}
-    path = "/lambdalab/bill?" + urlencode({key: value for key, value in query.items() if value is not None})
-    return BillView(Bill.from_json(admin("GET", path)))
-
-
-def _epoch(moment: datetime | float | None) -> float | None:
-    if moment is None:
-        return None
-    if isinstance(moment, datetime):
-        return moment.timestamp()
-    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
-        return float(moment)
-    raise TypeError(f"a time must be a datetime or epoch seconds, not {type(moment).__name__}")

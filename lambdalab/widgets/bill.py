@@ -3,47 +3,55 @@
 AWS's Billing console shows Lambda as a few lines per month (requests, GB-seconds per
 architecture and tier); Lambda Lab also splits the bill by function, which is the question a
 learner asks ("which of my functions costs what?").
+
+``lambdalab.bill()`` lives here: it asks the running cloud for its bill and wraps the answer, a
+:class:`lambdalab.records.bill.Bill`, in the view. The model knows nothing of widgets.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timezone
+from datetime import datetime
+from urllib.parse import urlencode
 
 import ipywidgets as widgets
 from matplotlib.ticker import FuncFormatter
 
-from ..records.bill import Bill, BillLine, FunctionCharges
+from ..client.connection import admin
+from ..records.bill import Bill, BillLine, FunctionCharges, quantity, unit_price, usd
 from .base import COLOURS, Viewable, card, escape
 from .charts import ChartFigure, new_chart, png_of
+
+__all__ = ["bill", "BillView", "usd", "quantity", "unit_price"]
 
 CHART_FUNCTIONS = 12  # the rest are drawn as one bar, "others"
 
 
-def usd(amount: float) -> str:
-    """Dollars with the digits that matter: $18.73, $0.0000208 (a learner's bill is tiny), $0.00."""
-    if amount == 0:
-        return "$0.00"
-    if abs(amount) >= 0.01:
-        return f"${amount:,.2f}"
-    decimals = min(12, 2 - math.floor(math.log10(abs(amount))))
-    return f"${amount:.{decimals}f}"
+def bill(since: datetime | float | None = None, until: datetime | float | None = None,
+         function_name: str | None = None, *, free_tier: bool = True) -> BillView:
+    """The bill of this session (since the cloud started or was last reset), or of a time range.
+
+    since/until: a datetime or epoch seconds of the cloud's clock. function_name: one function only.
+    free_tier=False shows what the same usage costs once the month's free tier is used up.
+    The result shows as a table and a chart; its numbers are attributes: .total_usd, .requests,
+    .gb_seconds, .functions (each with .name, .requests, .gb_seconds, .cost_usd), .lines.
+
+    The cloud prices its own meter (GET /lambdalab/bill) and the notebook only shows the answer:
+    the meter lives in the cloud's process, and one pricing is the only way both sides agree.
+    """
+    query = {"since": _epoch(since), "until": _epoch(until), "function": function_name,
+             "free_tier": "1" if free_tier else "0"}
+    path = "/lambdalab/bill?" + urlencode({key: value for key, value in query.items() if value is not None})
+    return BillView(Bill.from_json(admin("GET", path)))
 
 
-def quantity(line: BillLine) -> str:
-    return f"{line.quantity:,.0f}" if line.unit == "requests" else f"{line.quantity:,.3f}"
-
-
-def unit_price(line: BillLine) -> str:
-    if line.unit_price_usd == 0:
-        return "free"
-    if line.unit == "requests":
-        return f"${line.unit_price_usd * 1_000_000:.2f} per million"
-    return f"${line.unit_price_usd:.10f}".rstrip("0").rstrip(".") + " per GB-s"
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _epoch(moment: datetime | float | None) -> float | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        return float(moment)
+    raise TypeError(f"a time must be a datetime or epoch seconds, not {type(moment).__name__}")
 
 
 class BillView(Viewable):
@@ -89,34 +97,13 @@ class BillView(Viewable):
     # --- words --------------------------------------------------------------------------------
 
     def title(self) -> str:
-        bill = self.bill
-        what = f"function {bill.function_name}" if bill.function_name else "all functions"
-        return f"Lambda bill for {what}, {_when(bill.since)} to {_when(bill.until)} UTC"
+        return self.bill.title()
 
     def how_billed(self) -> str:
-        bill = self.bill
-        init = ("INIT phase of cold starts billed (since Aug 2025)" if bill.bill_init_phase
-                else "INIT phase billed only for custom runtimes (before Aug 2025)")
-        free = "monthly free tier applied" if bill.free_tier else "without the free tier"
-        return f"Billed duration rounded up to {bill.granularity_ms} ms; {init}; {free}."
+        return self.bill.how_billed()
 
     def text(self) -> str:
-        bill = self.bill
-        lines = [self.title(), self.how_billed()]
-        if not bill.functions:
-            lines.append("No invocations in this period: nothing to pay.")
-            return "\n".join(lines)
-        lines.append(f"{'function':<24}{'requests':>10}{'GB-s':>12}{'free GB-s':>12}{'cost':>17}{'list price':>17}")
-        for f in bill.functions:
-            lines.append(f"{f.name[:23]:<24}{f.requests:>10,}{f.gb_seconds:>12,.3f}{f.free_gb_seconds:>12,.3f}"
-                         f"{usd(f.cost_usd):>17}{usd(f.list_price_usd):>17}")
-        lines.append(f"{'total':<24}{bill.requests:>10,}{bill.gb_seconds:>12,.3f}{bill.free_gb_seconds:>12,.3f}"
-                     f"{usd(bill.total_usd):>17}{usd(bill.list_price_usd):>17}")
-        lines.append("Bill lines:")
-        for line in bill.lines:
-            lines.append(f"  {line.month}  {line.item:<42}{quantity(line):>14} {line.unit:<9}"
-                         f"at {unit_price(line):<28}{usd(line.cost_usd)}")
-        return "\n".join(lines)
+        return self.bill.text()
 
     def _html(self) -> str:
         bill = self.bill

@@ -1,46 +1,57 @@
-"""How a power-tuning run shows itself: a progress bar while it runs, then a table and a chart.
+"""Power tuning as a notebook shows it: a progress bar while it runs, then a table and a chart.
 
 The table and the chart answer the two questions a learner tunes for, which memory size is the
 cheapest and which the fastest, and show why: duration falls with memory only while the code
 can use the CPU that comes with it, and cost is memory times duration.
+
+``lambdalab.power_tune`` lives here: it runs :func:`lambdalab.tuning.tune` (the model) with a
+reporter of this module and wraps the result in its view.
 """
 
 from __future__ import annotations
 
 import html
 import sys
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 import ipywidgets as widgets
 
+from ..tuning import (COLUMNS, DEFAULT_MEMORY_SIZES, PowerTuningResult, SilentProgress, TuningRow, cells, heading,
+                      money, restore_sentence, row_summary, tune, tuning_text, verdict_lines)
 from .base import COLOURS, Viewable, card
 from .charts import ChartFigure, new_chart, png_of
 
-if TYPE_CHECKING:
-    from ..tuning import PowerTuningResult, TuningRow
+__all__ = ["power_tune", "PowerTuningView", "SilentProgress", "TextProgress", "WidgetProgress", "progress_reporter",
+           "tuning_chart", "tuning_text", "tuning_widget", "money", "row_summary", "restore_sentence",
+           "verdict_lines"]
 
 DURATION_COLOUR = "#0969da"
 COST_COLOUR = "#bf8700"
-SAME_SPEED = 0.05  # medians closer than this are the same speed, given a laptop's noise
+
+
+def power_tune(function_name: str, memory_sizes: Iterable[int] = DEFAULT_MEMORY_SIZES, invokes: int = 10,
+               payload: Any = None, architecture: str | None = None, *, progress: bool = True,
+               granularity_ms: int | None = None, client: Any = None) -> PowerTuningView:
+    """Invoke the function `invokes` times (after one warm-up) at each memory size, then restore its memory.
+
+    architecture: price as x86_64 or arm64 (default: the function's own; both run on the same CPU
+    here, so only the price differs). granularity_ms: re-bill each Duration at this granularity
+    (100 shows the billing of before December 2020); by default the REPORT's Billed Duration is used.
+    client: a boto3 Lambda client (default: one for the local cloud). Errors of the function are
+    reported per memory size, not raised; the original memory is restored even on an interrupt.
+    progress: a progress bar in JupyterLab, a line per memory size elsewhere, nothing if False.
+    The result shows as a table and a chart; .rows, .cheapest, .fastest and .row(memory_mb) are
+    the figures (:class:`lambdalab.tuning.PowerTuningResult`, also at .result).
+    """
+    def reporting(name: str, sizes: list[int], count: int) -> SilentProgress:
+        return progress_reporter(name, sizes, count, enabled=progress)
+
+    return PowerTuningView(tune(function_name, memory_sizes, invokes, payload, architecture,
+                                granularity_ms=granularity_ms, client=client, reporting=reporting))
 
 
 # --- while it runs ---------------------------------------------------------------------------------
-
-class SilentProgress:
-    """Reports nothing; the base of the reporters (one call per step of the run)."""
-
-    def memory(self, memory_mb: int) -> None:
-        """A memory size is being configured."""
-
-    def invoked(self, number: int) -> None:
-        """Invoke `number` (1 is the warm-up) of the current memory size has finished."""
-
-    def row_done(self, row: "TuningRow") -> None:
-        """The current memory size is measured."""
-
-    def finish(self, result: "PowerTuningResult") -> None:
-        """The run is over (also after an error or an interrupt); the memory is restored."""
-
 
 class TextProgress(SilentProgress):
     """One line per memory size: for a terminal, or a notebook read without widgets."""
@@ -53,10 +64,10 @@ class TextProgress(SilentProgress):
     def _print(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
 
-    def row_done(self, row: "TuningRow") -> None:
+    def row_done(self, row: TuningRow) -> None:
         self._print("  " + row_summary(row))
 
-    def finish(self, result: "PowerTuningResult") -> None:
+    def finish(self, result: PowerTuningResult) -> None:
         self._print("  " + restore_sentence(result))
 
 
@@ -88,11 +99,11 @@ class WidgetProgress(SilentProgress):
         what = "warm-up" if number == 1 else f"invoke {number - 1} of {self.per_size - 1}"
         self.label.value = f"<b>{self.current_mb} MB</b>: {what}"
 
-    def row_done(self, row: "TuningRow") -> None:
+    def row_done(self, row: TuningRow) -> None:
         self.done_sizes += 1
         self.bar.value = self.done_sizes * self.per_size
 
-    def finish(self, result: "PowerTuningResult") -> None:
+    def finish(self, result: PowerTuningResult) -> None:
         complete = len(result.rows) * self.per_size >= self.bar.max
         self.bar.bar_style = "success" if complete else "warning"
         self.label.value = html.escape(f"{len(result.rows)} memory size(s) measured. {restore_sentence(result)}")
@@ -118,71 +129,7 @@ def _in_kernel() -> bool:
 
 # --- the result ------------------------------------------------------------------------------------
 
-def money(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"${value:,.{digits}f}"
-
-
-def row_summary(row: "TuningRow") -> str:
-    if not row.ok:
-        return f"{row.memory_mb:>5} MB: error: {row.error}"
-    return (f"{row.memory_mb:>5} MB: median {row.median_ms:.1f} ms, "
-            f"{money(row.cost_per_million)} per million invokes")
-
-
-def restore_sentence(result: "PowerTuningResult") -> str:
-    if not any(r.memory_mb != result.original_memory_mb for r in result.rows):
-        return f"Memory left at {result.original_memory_mb} MB."
-    if result.restored:
-        return f"Memory restored to {result.original_memory_mb} MB."
-    return f"Memory could NOT be restored to {result.original_memory_mb} MB: set it yourself."
-
-
-def verdict_lines(result: "PowerTuningResult") -> list[str]:
-    cheapest, fastest = result.cheapest, result.fastest
-    if cheapest is None or fastest is None:
-        return ["No memory size ran without an error: nothing to compare."]
-    return [f"Cheapest: {cheapest.memory_mb} MB, {money(cheapest.cost_per_million)} per million invokes "
-            f"(median {cheapest.median_ms:.1f} ms).",
-            f"Fastest: {fastest.memory_mb} MB, median {fastest.median_ms:.1f} ms "
-            f"({money(fastest.cost_per_million)} per million invokes)."] + _speed_note(cheapest, fastest)
-
-
-def _speed_note(cheapest: "TuningRow", fastest: "TuningRow") -> list[str]:
-    """Say so when "fastest" is only noise: more memory did not buy speed worth the name."""
-    if fastest.memory_mb == cheapest.memory_mb or fastest.median_ms < cheapest.median_ms * (1 - SAME_SPEED):
-        return []
-    return [f"The fastest is within {SAME_SPEED:.0%} of the cheapest's median: more memory did not make "
-            "this function faster."]
-
-
-def _heading(result: "PowerTuningResult") -> str:
-    return (f"Power tuning of {result.function_name}: {result.invokes} warm invoke(s) per memory size "
-            f"after a warm-up, priced as {result.architecture} in us-east-1, without the free tier.")
-
-
-COLUMNS = ("memory", "median ms", "mean ms", "min..max ms", "billed ms", "$ per invoke", "$ per 1M", "cold starts")
-
-
-def _cells(row: "TuningRow") -> list[str]:
-    cold = f"{row.cold_starts}" + (f" (init {row.init_ms:.0f} ms)" if row.init_ms is not None else "")
-    if row.median_ms is None:
-        return [f"{row.memory_mb} MB", "-", "-", "-", "-", "-", "-", cold]
-    return [f"{row.memory_mb} MB", f"{row.median_ms:.1f}", f"{row.mean_ms:.1f}",
-            f"{row.min_ms:.1f}..{row.max_ms:.1f}", f"{row.billed_ms:.1f}", f"{row.cost_per_invoke:.9f}",
-            money(row.cost_per_million), cold]
-
-
-def tuning_text(result: "PowerTuningResult") -> str:
-    table = [list(COLUMNS)] + [_cells(row) for row in result.rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    lines = [_heading(result)]
-    lines += ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in table]
-    lines += [f"{row.memory_mb} MB failed: {row.error}" for row in result.rows if row.error]
-    lines += verdict_lines(result) + [restore_sentence(result)]
-    return "\n".join(lines)
-
-
-def _table_html(result: "PowerTuningResult") -> str:
+def _table_html(result: PowerTuningResult) -> str:
     cheapest, fastest = result.cheapest, result.fastest
     head = "".join(f"<th style='padding:2px 8px;text-align:right'>{html.escape(c)}</th>" for c in COLUMNS)
     body = []
@@ -194,23 +141,23 @@ def _table_html(result: "PowerTuningResult") -> str:
             marks.append(f"<span style='color:{DURATION_COLOUR};font-weight:700'>fastest</span>")
         if row.error:
             marks.append(f"<span style='color:{COLOURS['fail']}'>{html.escape(row.error[:160])}</span>")
-        cells = "".join(f"<td style='padding:2px 8px;text-align:right'>{html.escape(c)}</td>" for c in _cells(row))
-        body.append(f"<tr>{cells}<td style='padding:2px 8px'>{' '.join(marks)}</td></tr>")
+        tds = "".join(f"<td style='padding:2px 8px;text-align:right'>{html.escape(c)}</td>" for c in cells(row))
+        body.append(f"<tr>{tds}<td style='padding:2px 8px'>{' '.join(marks)}</td></tr>")
     return (f"<table style='border-collapse:collapse;font-size:13px'><tr>{head}<th></th></tr>"
             f"{''.join(body)}</table>")
 
 
-def tuning_widget(result: "PowerTuningResult") -> widgets.Widget:
+def tuning_widget(result: PowerTuningResult) -> widgets.Widget:
     verdict = "<br>".join(html.escape(line) for line in verdict_lines(result) + [restore_sentence(result)])
     colour = COLOURS["pass"] if result.cheapest is not None else COLOURS["fail"]
-    summary = widgets.HTML(card(_heading(result), _table_html(result) + f"<p>{verdict}</p>", colour))
+    summary = widgets.HTML(card(heading(result), _table_html(result) + f"<p>{verdict}</p>", colour))
     parts: list[widgets.Widget] = [summary]
     if any(row.ok for row in result.rows):
         parts.append(widgets.Image(value=png_of(tuning_chart(result)), format="png"))
     return widgets.VBox(parts)
 
 
-def tuning_chart(result: "PowerTuningResult") -> ChartFigure:
+def tuning_chart(result: PowerTuningResult) -> ChartFigure:
     """Median duration (with min..max) and cost per million invokes, against memory on a log scale."""
     figure = new_chart(height_in=4.2)
     duration_axis = figure.add_subplot()
@@ -251,11 +198,57 @@ def tuning_chart(result: "PowerTuningResult") -> ChartFigure:
 
 
 class PowerTuningView(Viewable):
-    """The result as a notebook shows it: a table with the verdict and the chart; text without widgets."""
+    """The result as a notebook shows it: a table with the verdict and the chart; text without widgets.
 
-    def __init__(self, result: "PowerTuningResult") -> None:
+    Its figures are the result's (.rows, .cheapest, .fastest, .row(), ...), so a learner reads
+    numbers off what power_tune returned exactly as before the view and the model were apart."""
+
+    def __init__(self, result: PowerTuningResult) -> None:
         self.result = result
         self._view: widgets.Widget | None = None
+
+    # --- the figures, as the result has them -----------------------------------------------------
+
+    @property
+    def function_name(self) -> str:
+        return self.result.function_name
+
+    @property
+    def architecture(self) -> str:
+        return self.result.architecture
+
+    @property
+    def invokes(self) -> int:
+        return self.result.invokes
+
+    @property
+    def original_memory_mb(self) -> int:
+        return self.result.original_memory_mb
+
+    @property
+    def rows(self) -> list[TuningRow]:
+        return self.result.rows
+
+    @property
+    def restored(self) -> bool:
+        return self.result.restored
+
+    @property
+    def cheapest(self) -> TuningRow | None:
+        return self.result.cheapest
+
+    @property
+    def fastest(self) -> TuningRow | None:
+        return self.result.fastest
+
+    def row(self, memory_mb: int) -> TuningRow:
+        return self.result.row(memory_mb)
+
+    # --- how it looks ----------------------------------------------------------------------------
+
+    def chart(self) -> ChartFigure:
+        """A matplotlib Figure: median duration and cost per million invokes against memory."""
+        return tuning_chart(self.result)
 
     def widget(self) -> widgets.Widget:
         if self._view is None:
@@ -263,4 +256,4 @@ class PowerTuningView(Viewable):
         return self._view
 
     def text(self) -> str:
-        return tuning_text(self.result)
+        return self.result.text()

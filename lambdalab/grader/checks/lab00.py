@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..catalogue import register
 from ..probe import Probe
-from ..registry import NotYet, register
+from ..results import NotYet
 
 FUNCTION = "lesson00-hello"
 

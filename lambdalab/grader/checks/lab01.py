@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..catalogue import register
 from ..probe import Probe
-from ..registry import NotYet, register
+from ..results import NotYet
 
 ROLE = "lab01-greeter-role"
 FUNCTION = "lab01-greeter"

@@ -17,8 +17,9 @@ import time
 import uuid
 from typing import Any
 
+from ..catalogue import register
 from ..probe import Probe
-from ..registry import NotYet, register
+from ..results import NotYet
 
 FUNCTION = "lab02-reporter"
 ROLE_NAME = "lab02-reporter-role"

@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...client.connection import admin
+from ..catalogue import register
 from ..probe import Probe
-from ..registry import NotYet, register
+from ..results import NotYet
 
 TABLE = "lab03-visits"
 FUNCTION = "lab03-counter"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from ..registry import NotYet, register
+from ..catalogue import register
+from ..results import NotYet
 
 SLOW_REPORT = "lab04-slow-report"
 IMAGE_RESIZER = "lab04-image-resizer"

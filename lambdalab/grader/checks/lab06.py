@@ -12,7 +12,8 @@ from __future__ import annotations
 from ...client.connection import admin
 from ...records import pricing
 from ...tuning import Sample, TuningRow, cheapest_row, summarise
-from ..registry import NotYet, register
+from ..catalogue import register
+from ..results import NotYet
 
 FUNCTION = "lab06-quote"
 LATENCY_TARGET_MS = 400

@@ -4,7 +4,8 @@ then invokes the learner's function with events the learner has not seen."""
 
 from __future__ import annotations
 
-from ..registry import NotYet, register
+from ..catalogue import register
+from ..results import NotYet
 
 NODE_PORT = "lab07-invoice-node"
 PACKAGED = "lab07-orders"
