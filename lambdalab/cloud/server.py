@@ -46,6 +46,8 @@ from ..records.flow import FlowLog  # noqa: E402
 from ..records.invocations import InvocationHistory  # noqa: E402
 from ..records.meter import Meter  # noqa: E402
 from ..triggers.async_invoke import AsyncInvokeQueue  # noqa: E402
+from ..triggers.http import routes as http_routes  # noqa: E402
+from ..triggers.http.front_door import FrontDoor  # noqa: E402
 from ..triggers.services import CloudServices  # noqa: E402
 from .routes import bill as bill_routes  # noqa: E402
 from .routes import clock as clock_routes  # noqa: E402
@@ -101,7 +103,8 @@ class LocalCloud:
         lambda_api.install(self.engine, self.events)
         self.admin_routes = AdminRoutes()
         self.services = CloudServices(engine=self.engine, events=self.events, clock=self.clock, flow=self.flow,
-                                      metrics=self.metrics, settings=self.settings, admin_routes=self.admin_routes)
+                                      metrics=self.metrics, settings=self.settings, admin_routes=self.admin_routes,
+                                      front_door=FrontDoor())
         self.triggers = triggers.install_all(self.services)
         self._moto = DomainDispatcherApplication(create_backend_app)
         self.credentials = accounts.create_admin(accounts.load_or_create(self.root / "credentials.json"))
@@ -117,6 +120,7 @@ class LocalCloud:
         clock_routes.register(routes, self.clock)
         flow_routes.register(routes, self.flow)
         bill_routes.register(routes, self.meter, self.clock, self.settings)
+        http_routes.register(routes, self.services.front_door)
 
     # --- serving ----------------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ from ..aws.moto_glue import wrap
 from .http.front_door import FrontDoor
 from .http.http_api import HttpApiSite
 from .http.rest_api import RestApiSite
-from .http.routes import front_door_of
 from .services import CloudServices
 
 
@@ -80,7 +79,7 @@ class ApiGateway:
 
 
 def install(cloud: CloudServices) -> ApiGateway:
-    gateway = ApiGateway(cloud, front_door_of(cloud.admin_routes))
+    gateway = ApiGateway(cloud, cloud.front_door)
     wrap(ApiGatewayV2Backend, "create_api", functools.partial(_indexed_http_api, gateway))
     wrap(ApiGatewayV2Backend, "get_api", functools.partial(_addressed_http_api, gateway.door))
     wrap(ApiGatewayV2Backend, "get_apis", functools.partial(_addressed_http_apis, gateway.door))

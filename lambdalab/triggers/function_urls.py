@@ -47,7 +47,6 @@ from .http import events, invoking, responses, signing
 from .http.cors import CorsRules
 from .http.front_door import FrontDoor
 from .http.messages import HttpRequest, HttpResponse, json_response
-from .http.routes import front_door_of
 from .services import CloudServices
 
 FORBIDDEN_HELP = ("Forbidden. For troubleshooting Function URL authorization issues, see: "
@@ -151,7 +150,7 @@ class FunctionUrls:
 # --- installing --------------------------------------------------------------------------------
 
 def install(cloud: CloudServices) -> FunctionUrls:
-    function_urls = FunctionUrls(cloud, front_door_of(cloud.admin_routes))
+    function_urls = FunctionUrls(cloud, cloud.front_door)
     moto_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"] = \
         LambdaResponse.dispatch
     replace_method(LambdaResponse, "create_function_url_config", lambda response: _create_api(function_urls, response))

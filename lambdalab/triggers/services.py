@@ -16,6 +16,7 @@ from ..core.clock import CloudClock
 from ..core.settings import Settings
 from ..engine.service import LambdaEngine
 from ..records.flow import FlowLog
+from .http.front_door import FrontDoor
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,4 @@ class CloudServices:
     metrics: LambdaMetrics
     settings: Settings
     admin_routes: AdminRoutes
+    front_door: FrontDoor  # the one local address function URLs and API Gateway APIs answer on

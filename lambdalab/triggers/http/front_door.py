@@ -5,8 +5,8 @@ on a random free port, and stopped when the account is reset or the cloud ends. 
 segment of a request's path names the site (a function URL's id, an API's id); each kind of
 site registers a resolver that recognises its own ids, so the server knows nothing of Lambda.
 
-Each cloud has one (function URLs and APIs share its port): routes.front_door_of(cloud) makes
-it when the first HTTP trigger module installs, and finds it for the second.
+Each cloud has one (function URLs and APIs share its port): the wiring makes it and hands it to
+the HTTP trigger modules as ``cloud.front_door``.
 """
 
 from __future__ import annotations

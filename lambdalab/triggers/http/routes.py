@@ -3,10 +3,6 @@
 An HTTP API reports its address (ApiEndpoint) and a function URL is its own address; a REST API
 has none in AWS's API (its address is a known form, https://<id>.execute-api.<region>.
 amazonaws.com/<stage>), so a notebook asks here for the local form's base.
-
-The request is also how the two HTTP trigger modules of one cloud share its front door: the
-first to install makes the door and adds this request, the second finds the door behind it
-(no module keeps a door for "the" cloud).
 """
 
 from __future__ import annotations
@@ -29,11 +25,5 @@ class FrontDoorAddress:
         return {"base_url": self.door.base_url()}
 
 
-def front_door_of(routes: AdminRoutes) -> FrontDoor:
-    """The front door of the cloud whose admin routes these are, made (and its request added) on first use."""
-    handler = routes.find("GET", PATH)
-    if isinstance(handler, FrontDoorAddress):
-        return handler.door
-    door = FrontDoor()
+def register(routes: AdminRoutes, door: FrontDoor) -> None:
     routes.add("GET", PATH, FrontDoorAddress(door))
-    return door
