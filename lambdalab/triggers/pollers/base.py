@@ -17,6 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ...core.clock import CloudClock, Timer
+from ..services import CloudServices
 from .mapping import Mapping
 
 log = logging.getLogger(__name__)
@@ -27,15 +29,18 @@ RESCAN_S = 1.0
 
 
 class Poller:
-    def __init__(self, mapping: Mapping, engine: Any, workers: int) -> None:
+    """One mapping's poller. It is handed the cloud (its clock, its event flow, its engine and metrics)
+    rather than finding them: a poller belongs to the cloud whose mapping made it."""
+
+    def __init__(self, mapping: Mapping, cloud: CloudServices, workers: int) -> None:
         self.mapping = mapping
-        self.engine = engine
+        self.cloud = cloud
         self._condition = threading.Condition()
         self._signalled = True  # the first pump looks at what is already waiting
         self._pumping = False
         self._in_flight = 0
         self._stopped = False
-        self._wake_timers: dict[str, Any] = {}  # purpose -> the clock's Timer
+        self._wake_timers: dict[str, Timer] = {}  # purpose -> the clock's Timer
         self._executor = ThreadPoolExecutor(max_workers=max(workers, 1),
                                             thread_name_prefix=f"esm-{mapping.uuid[:8]}-batch")
         self._thread = threading.Thread(target=self._run, name=f"esm-{mapping.uuid[:8]}", daemon=True)
@@ -49,8 +54,8 @@ class Poller:
     # --- life ------------------------------------------------------------------------------------
 
     @property
-    def clock(self) -> Any:
-        return self.engine.clock
+    def clock(self) -> CloudClock:
+        return self.cloud.clock
 
     def start(self) -> "Poller":
         self._thread.start()
@@ -115,7 +120,7 @@ class Poller:
             if current is not None:
                 current.cancel()
             name = f"{self.mapping.source_name} -> lambda:{self.mapping.function_name}: {reason}"
-            booked: dict[str, Any] = {}
+            booked: dict[str, Timer] = {}
             booked["timer"] = self.clock.call_at(when, lambda: self._woken(key, booked), name)
             self._wake_timers[key] = booked["timer"]
 
@@ -129,7 +134,7 @@ class Poller:
         with self._condition:
             return key in self._wake_timers
 
-    def _woken(self, key: str, booked: dict[str, Any]) -> None:
+    def _woken(self, key: str, booked: dict[str, Timer]) -> None:
         with self._condition:  # held by wake_at until booked["timer"] is set, however soon the timer fires
             if self._wake_timers.get(key) is booked.get("timer"):
                 del self._wake_timers[key]

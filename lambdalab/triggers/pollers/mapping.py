@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ...core.arns import Arn, FunctionArn
+
 SQS = "sqs"
 KINESIS = "kinesis"
 DYNAMODB = "dynamodb"
@@ -44,10 +46,10 @@ _MEMBERS: dict[str, tuple[str, Any]] = {
 
 def source_kind(event_source_arn: str) -> str | None:
     """sqs, kinesis or dynamodb (a table's stream), from the source's ARN; None for anything else."""
-    parts = event_source_arn.split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
+    arn = Arn.parse(event_source_arn)
+    if arn is None:
         return None
-    service, resource = parts[2], parts[5]
+    service, resource = arn.service, arn.resource
     if service == SQS:
         return SQS
     if service == KINESIS and resource.startswith("stream/") and "/consumer/" not in resource:
@@ -104,18 +106,32 @@ class Mapping:
         return self.kind in (KINESIS, DYNAMODB)
 
     @property
+    def function(self) -> FunctionArn:
+        """The function (version, alias) the mapping invokes."""
+        parsed = FunctionArn.parse(self.function_arn)
+        if parsed is None:  # never: the mapping only ever holds moto's own ARN of a function
+            raise ValueError(f"not a function ARN: {self.function_arn}")
+        return parsed
+
+    @property
     def function_name(self) -> str:
-        return self.function_arn.split(":")[6]
+        return self.function.name
 
     @property
     def qualifier(self) -> str | None:
-        parts = self.function_arn.split(":")
-        return parts[7] if len(parts) > 7 else None
+        return self.function.qualifier
+
+    @property
+    def source(self) -> Arn:
+        parsed = Arn.parse(self.event_source_arn)
+        if parsed is None:  # never: a mapping is made only for an ARN source_kind knows
+            raise ValueError(f"not an ARN: {self.event_source_arn}")
+        return parsed
 
     @property
     def source_name(self) -> str:
         """How the event flow names the source: "sqs:orders", "kinesis:clicks", "dynamodb:visits"."""
-        resource = self.event_source_arn.split(":", 5)[5]
+        resource = self.source.resource
         if self.kind == SQS:
             return f"sqs:{resource}"
         return f"{self.kind}:{resource.split('/')[1]}"

@@ -23,7 +23,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ...core import settings as settings_module
+from ...engine.service import InvokeOutcome
+from ...engine.spec import FunctionSpec
+from ..services import CloudServices
 from . import batch_responses, filtering, sqs_queue
 from .base import Poller
 from .mapping import Mapping
@@ -34,9 +36,11 @@ ENVELOPE_BYTES = len('{"Records": []}')
 
 
 class SqsPoller(Poller):
-    def __init__(self, mapping: Mapping, engine: Any, load_function: Callable[[Mapping], Any]) -> None:
-        self._start_concurrency = settings_module.current().sqs_poller_concurrency
-        super().__init__(mapping, engine, workers=self._start_concurrency)
+    def __init__(self, mapping: Mapping, cloud: CloudServices, queues: sqs_queue.SqsHooks,
+                 load_function: Callable[[Mapping], FunctionSpec | None]) -> None:
+        self._start_concurrency = cloud.settings.sqs_poller_concurrency
+        super().__init__(mapping, cloud, workers=self._start_concurrency)
+        self._queues = queues  # the cloud's hooks of moto's SQS: a batch given back wakes the queue's pollers
         self._load_function = load_function
         self._window_opened: float | None = None
         self._limit = self._start_concurrency
@@ -107,7 +111,7 @@ class SqsPoller(Poller):
         for index, (_, record) in enumerate(batch):
             size += len(json.dumps(record)) + 2
             if size > PAYLOAD_LIMIT_BYTES and index > 0:
-                sqs_queue.give_back(queue, {message.receipt_handle for message, _ in batch[index:]})
+                self._queues.give_back(queue, {message.receipt_handle for message, _ in batch[index:]})
                 return batch[:index]
         return batch
 
@@ -127,18 +131,18 @@ class SqsPoller(Poller):
 
     def _invoke(self, queue: Any, batch: list[tuple[Any, dict]]) -> bool:
         """Invoke the function with the batch and settle its messages; True if some stay in the queue."""
-        mapping, flow = self.mapping, self.engine.flow
+        mapping, flow = self.mapping, self.cloud.flow
         target = f"lambda:{mapping.function_name}"
         spec = self._load_function(mapping)
         if spec is None:
-            sqs_queue.give_back(queue, {message.receipt_handle for message, _ in batch})
+            self._queues.give_back(queue, {message.receipt_handle for message, _ in batch})
             return False
         batch = self._filtered(queue, batch, target)
         if not batch:
             return False
         flow.record(mapping.source_name, target, "batch", _count(len(batch), "message"))
         payload = json.dumps({"Records": [record for _, record in batch]}).encode()
-        outcome = self.engine.invoke(spec, payload)
+        outcome = self.cloud.engine.invoke(spec, payload)
         if outcome.throttle is not None:
             self._limit = max(1, self.in_flight - 1)
             flow.record(mapping.source_name, target, "throttle",
@@ -161,9 +165,9 @@ class SqsPoller(Poller):
         flow.record(target, target, "invoke", detail, request_id=outcome.request_id, ok=not failed)
         return bool(failed)
 
-    def _failed(self, queue: Any, size: int, outcome: Any, why: str) -> bool:
+    def _failed(self, queue: Any, size: int, outcome: InvokeOutcome, why: str) -> bool:
         target = f"lambda:{self.mapping.function_name}"
-        self.engine.flow.record(
+        self.cloud.flow.record(
             target, target, "invoke",
             f"{why}: {_count(size, 'message')} back after the visibility timeout ({queue.visibility_timeout} s)",
             request_id=outcome.request_id, ok=False)
@@ -178,8 +182,8 @@ class SqsPoller(Poller):
         if len(kept) < len(batch):
             dropped = {message.receipt_handle for message, _ in batch} - {message.receipt_handle for message, _ in kept}
             sqs_queue.delete(queue, dropped)
-            self.engine.flow.record(self.mapping.source_name, target, "dropped",
-                                    f"{_count(len(dropped), 'message')} matched no filter pattern (deleted)")
+            self.cloud.flow.record(self.mapping.source_name, target, "dropped",
+                                   f"{_count(len(dropped), 'message')} matched no filter pattern (deleted)")
         return kept
 
 
@@ -219,7 +223,8 @@ def _attribute(value: dict[str, Any]) -> dict[str, Any]:
     if string_value is not None:
         shown["stringValue"] = string_value
     if binary_value is not None:
-        shown["binaryValue"] = base64.b64encode(binary_value).decode() if isinstance(binary_value, bytes) else binary_value
+        shown["binaryValue"] = (base64.b64encode(binary_value).decode() if isinstance(binary_value, bytes)
+                                else binary_value)
     return shown
 
 

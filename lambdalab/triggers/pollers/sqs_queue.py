@@ -18,54 +18,93 @@
   and every visibility change tells the queue's pollers, so they read at once.
 - **Redrive.** moto moves a message to the queue's dead-letter queue on the receive after
   maxReceiveCount, as SQS does; the move is recorded in the event flow.
+
+moto's classes are one per process, but what the hooks tell (the clock, the pollers to wake, the
+flow of a dead letter) belongs to one cloud: :func:`install` hands them that cloud's
+:class:`SqsHooks`, and a later cloud's install puts its own in their place (moto_glue.wrap). The
+fixes that need no cloud (locks, counting the queue once) are made once per process; they read
+the time as moto's SQS itself does, through the two names the cloud's hooks replaced.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.sqs import models as sqs_models
 
-from ...aws.lambda_api import wrap
+from ...aws.moto_glue import wrap
+from ...core.arns import Arn
 
-_clock_now: Callable[[], float] = time.time
-_on_change: Callable[[str], None] = lambda queue_arn: None
-_on_dead_letter: Callable[[Any, Any, Any], None] = lambda queue, dead_letter_queue, message: None
-_installed = False
 _original_unix_time = sqs_models.unix_time
 _original_unix_time_millis = sqs_models.unix_time_millis
+# SQS numbers a FIFO queue's messages in one increasing sequence: process-wide, as moto's queues are.
 _fifo_sequence = itertools.count(int(time.time() * 1000) * 10_000)
 
 
-def install(clock_now: Callable[[], float], on_change: Callable[[str], None],
-            on_dead_letter: Callable[[Any, Any, Any], None]) -> None:
-    """Patch moto's SQS once; the callbacks may be replaced (a new engine, in tests)."""
-    global _clock_now, _on_change, _on_dead_letter, _installed
-    _clock_now, _on_change, _on_dead_letter = clock_now, on_change, on_dead_letter
-    if _installed:
-        return
-    _installed = True
-    sqs_models.unix_time = _unix_time
-    sqs_models.unix_time_millis = _unix_time_millis
+@dataclass(frozen=True)
+class SqsHooks:
+    """What moto's SQS tells one cloud: the time by its clock, a queue that changed (its pollers read at
+    once), a message moved to a dead-letter queue (the event flow shows it)."""
+
+    clock_now: Callable[[], float]
+    on_change: Callable[[str], None]  # on_change(queue_arn)
+    on_dead_letter: Callable[[Any, Any, Any], None]  # on_dead_letter(queue, dead_letter_queue, message)
+
+    def give_back(self, queue: Any, receipt_handles: set[str]) -> None:
+        """Messages received but never handed to the function: visible again at once, not counted as a
+        receive; the queue's pollers look again."""
+        if not receipt_handles:
+            return
+        with queue._messages_lock:
+            for message in queue._messages:
+                if message.receipt_handle in receipt_handles:
+                    message.approximate_receive_count = max(message.approximate_receive_count - 1, 0)
+                    message.visible_at = 0.0
+                    queue.pending_messages.discard(message)
+            queue._messages_lock.notify_all()
+        self.on_change(queue.queue_arn)
+
+
+def install(hooks: SqsHooks) -> None:
+    """Put moto's SQS on this cloud's clock and callbacks (replacing an earlier cloud's)."""
+    sqs_models.unix_time = functools.partial(_unix_time, hooks)
+    sqs_models.unix_time_millis = functools.partial(_unix_time_millis, hooks)
+    wrap(sqs_models.Queue, "add_message", functools.partial(_added, hooks))
+    wrap(sqs_models.SQSBackend, "receive_message", functools.partial(_receive, hooks))
+    wrap(sqs_models.SQSBackend, "change_message_visibility", functools.partial(_visibility_changed, hooks))
+    _fix_moto()
+
+
+@functools.cache
+def _fix_moto() -> None:
+    """What moto's SQS needs whatever cloud runs it: patched once per process."""
     sqs_models.Queue.messages = property(_receivable_messages)
     sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)
     sqs_models.Queue.approximate_number_of_messages_not_visible = property(_hidden_count)
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _within_retention
-    wrap(sqs_models.Queue, "add_message", _added)
     wrap(sqs_models.Queue, "delete_message", _locked_delete)
-    wrap(sqs_models.SQSBackend, "receive_message", _receive)
-    wrap(sqs_models.SQSBackend, "change_message_visibility", _visibility_changed)
 
 
-def _unix_time(dt: Any = None) -> float:
-    return _original_unix_time(dt) if dt is not None else _clock_now()
+def _unix_time(hooks: SqsHooks, dt: Any = None) -> float:
+    return _original_unix_time(dt) if dt is not None else hooks.clock_now()
 
 
-def _unix_time_millis(dt: Any = None) -> float:
-    return _original_unix_time_millis(dt) if dt is not None else _clock_now() * 1000.0
+def _unix_time_millis(hooks: SqsHooks, dt: Any = None) -> float:
+    return _original_unix_time_millis(dt) if dt is not None else hooks.clock_now() * 1000.0
+
+
+def _now() -> float:
+    """The time as moto's SQS reads it: the clock of the cloud installed last (moto's own before any)."""
+    return sqs_models.unix_time()
+
+
+def _now_ms() -> float:
+    return sqs_models.unix_time_millis()
 
 
 # --- moto's methods, wrapped ------------------------------------------------------------------------
@@ -73,18 +112,18 @@ def _unix_time_millis(dt: Any = None) -> float:
 def _receivable_messages(queue: Any) -> list[Any]:
     """moto's Queue.messages (visible and not delayed), reading the clock once per look instead of twice
     per message: every receive looks through the whole queue, and a queue of 10,000 is looked through often."""
-    now_ms = _unix_time_millis()
+    now_ms = _now_ms()
     return [message for message in queue._messages if now_ms > message.visible_at and now_ms >= message.delayed_until]
 
 
 def _delayed_count(queue: Any) -> int:
     """As moto counts it, reading the clock once (moto's SendMessage counts the queue this way every time)."""
-    now_ms = _unix_time_millis()
+    now_ms = _now_ms()
     return sum(1 for message in queue._messages if now_ms < message.delayed_until)
 
 
 def _hidden_count(queue: Any) -> int:
-    now_ms = _unix_time_millis()
+    now_ms = _now_ms()
     return sum(1 for message in queue._messages if not now_ms > message.visible_at)
 
 
@@ -92,15 +131,15 @@ def _within_retention(backend: Any, queue_name: str, message: Any) -> bool:
     """moto's check, without its detour through GetQueueAttributes (which counts the whole queue three
     times, for every message received: most of a receive's time on a queue of 10,000)."""
     retention_s = int(backend.get_queue(queue_name).message_retention_period)
-    return retention_s + message.sent_timestamp / 1000 > _unix_time()
+    return retention_s + message.sent_timestamp / 1000 > _now()
 
 
-def _added(original: Callable[..., Any], queue: Any, message: Any) -> None:
+def _added(hooks: SqsHooks, original: Callable[..., Any], queue: Any, message: Any) -> None:
     if queue.fifo_queue and message.sequence_number is None:
         # moto numbers FIFO messages only when the sender gave a deduplication id; SQS numbers all.
         message.sequence_number = str(next(_fifo_sequence)).zfill(20)
     original(queue, message)
-    _on_change(queue.queue_arn)
+    hooks.on_change(queue.queue_arn)
 
 
 def _locked_delete(original: Callable[..., Any], queue: Any, receipt_handle: str) -> None:
@@ -108,16 +147,17 @@ def _locked_delete(original: Callable[..., Any], queue: Any, receipt_handle: str
         original(queue, receipt_handle)
 
 
-def _visibility_changed(original: Callable[..., Any], backend: Any, queue_name: str, receipt_handle: str,
-                        visibility_timeout: int) -> None:
+def _visibility_changed(hooks: SqsHooks, original: Callable[..., Any], backend: Any, queue_name: str,
+                        receipt_handle: str, visibility_timeout: int) -> None:
     queue = backend.get_queue(queue_name)
     with queue._messages_lock:
         original(backend, queue_name, receipt_handle, visibility_timeout)
-    _on_change(queue.queue_arn)
+    hooks.on_change(queue.queue_arn)
 
 
-def _receive(original: Callable[..., Any], backend: Any, queue_name: str, count: int, wait_seconds_timeout: int,
-             visibility_timeout: int, message_attribute_names: list[str] | None = None) -> list[Any]:
+def _receive(hooks: SqsHooks, original: Callable[..., Any], backend: Any, queue_name: str, count: int,
+             wait_seconds_timeout: int, visibility_timeout: int,
+             message_attribute_names: list[str] | None = None) -> list[Any]:
     queue = backend.get_queue(queue_name)
     deadline = time.monotonic() + float(wait_seconds_timeout or 0)
     while True:
@@ -126,7 +166,7 @@ def _receive(original: Callable[..., Any], backend: Any, queue_name: str, count:
             received = original(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
             moved = _moved_away(queue, candidates)
         for message in moved:
-            _on_dead_letter(queue, queue.dead_letter_queue, message)
+            hooks.on_dead_letter(queue, queue.dead_letter_queue, message)
         left = deadline - time.monotonic()
         if received or left <= 0:
             return received
@@ -152,14 +192,14 @@ def _moved_away(queue: Any, candidates: list[Any]) -> list[Any]:
 
 def find_queue(queue_arn: str) -> tuple[Any, Any] | None:
     """(moto's SQS backend, the queue) for a queue ARN, or None when there is no such queue."""
-    parts = queue_arn.split(":")
-    if len(parts) != 6:
+    arn = Arn.parse(queue_arn)
+    if arn is None:
         return None
     try:
-        backend = sqs_models.sqs_backends[parts[4]][parts[3]]
+        backend = sqs_models.sqs_backends[arn.account_id][arn.region]
     except Exception:
         return None
-    queue = backend.queues.get(parts[5])
+    queue = backend.queues.get(arn.resource)
     return (backend, queue) if queue is not None else None
 
 
@@ -175,7 +215,7 @@ def visible_count(queue: Any) -> int:
 def next_change(queue: Any, excluding: set[str] = frozenset()) -> float | None:
     """The clock time (s) at which the next hidden or delayed message (but those whose receipt handle
     is in `excluding`) becomes receivable, if any."""
-    now_ms = _unix_time_millis()
+    now_ms = _now_ms()
     with queue._messages_lock:
         moments = [moment for message in queue._messages if message.receipt_handle not in excluding
                    for moment in (message.visible_at, message.delayed_until) if moment > now_ms]
@@ -200,16 +240,3 @@ def delete(queue: Any, receipt_handles: set[str]) -> int:
         queue._messages = kept
     return deleted
 
-
-def give_back(queue: Any, receipt_handles: set[str]) -> None:
-    """Messages received but never handed to the function: visible again at once, not counted as a receive."""
-    if not receipt_handles:
-        return
-    with queue._messages_lock:
-        for message in queue._messages:
-            if message.receipt_handle in receipt_handles:
-                message.approximate_receive_count = max(message.approximate_receive_count - 1, 0)
-                message.visible_at = 0.0
-                queue.pending_messages.discard(message)
-        queue._messages_lock.notify_all()
-    _on_change(queue.queue_arn)

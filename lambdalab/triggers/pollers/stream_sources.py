@@ -7,12 +7,14 @@ number (moto numbers each shard 1, 2, 3...), or a position in the table's stream
 
 Records arrive stamped with the cloud clock's time (the hooks below), so their age, the
 iterator age metric and MaximumRecordAgeInSeconds follow a virtual clock too. Each arrival
-wakes the pollers of its stream.
+wakes the pollers of its stream. moto's classes are one per process; the hooks on them are a
+cloud's (its clock, its pollers), and a later cloud's install puts its own in their place.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,11 +24,10 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import StreamShard
 from moto.kinesis.models import Stream, kinesis_backends
 
-DYNAMODB_STREAM_RETENTION_S = 24 * 3600
+from ...aws.moto_glue import wrap
+from ...core.arns import Arn
 
-_clock_now: Callable[[], float] = lambda: datetime.now(timezone.utc).timestamp()
-_on_change: Callable[[str], None] = lambda stream_arn: None
-_installed = False
+DYNAMODB_STREAM_RETENTION_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -37,49 +38,56 @@ class StreamItem:
     record: dict[str, Any]  # the record as the function receives it
 
 
-def install(clock_now: Callable[[], float], on_change: Callable[[str], None]) -> None:
-    """Stamp arrivals with the clock and wake pollers; patches moto once, callbacks replaceable."""
-    global _clock_now, _on_change, _installed
-    _clock_now, _on_change = clock_now, on_change
-    if _installed:
-        return
-    _installed = True
-    original_put = Stream.put_record
+@dataclass(frozen=True)
+class StreamHooks:
+    """What moto's Kinesis and DynamoDB Streams tell one cloud: the time a record arrived, by its clock,
+    and a stream that has a new record (its pollers read at once)."""
 
-    def put_record(self: Stream, partition_key: str, explicit_hash_key: str, data: str) -> tuple[str, str]:
-        sequence_number, shard_id = original_put(self, partition_key, explicit_hash_key, data)
-        self.shards[shard_id].records[int(sequence_number)].lambdalab_arrival = _clock_now()
-        _on_change(self.arn)
-        return sequence_number, shard_id
-
-    Stream.put_record = put_record
-    original_add = StreamShard.add
-
-    def add(self: StreamShard, old: Any, new: Any) -> None:
-        original_add(self, old, new)
-        if self.items:
-            self.items[-1].lambdalab_arrival = _clock_now()
-        _on_change(f"{self.table.table_arn}/stream/{self.table.latest_stream_label}")
-
-    StreamShard.add = add
+    clock_now: Callable[[], float]
+    on_change: Callable[[str], None]  # on_change(stream_arn)
 
 
-def source_for(kind: str, arn: str, role_arn: str) -> "KinesisSource | DynamoDBStreamSource":
-    return KinesisSource(arn, role_arn) if kind == "kinesis" else DynamoDBStreamSource(arn)
+def install(hooks: StreamHooks) -> None:
+    """Stamp arrivals with this cloud's clock and wake its pollers (replacing an earlier cloud's hooks)."""
+    wrap(Stream, "put_record", functools.partial(_put_record, hooks))
+    wrap(StreamShard, "add", functools.partial(_add, hooks))
+
+
+def _put_record(hooks: StreamHooks, original: Callable[..., tuple[str, str]], stream: Stream, partition_key: str,
+                explicit_hash_key: str, data: str) -> tuple[str, str]:
+    sequence_number, shard_id = original(stream, partition_key, explicit_hash_key, data)
+    stream.shards[shard_id].records[int(sequence_number)].lambdalab_arrival = hooks.clock_now()
+    hooks.on_change(stream.arn)
+    return sequence_number, shard_id
+
+
+def _add(hooks: StreamHooks, original: Callable[..., None], shard: StreamShard, old: Any, new: Any) -> None:
+    original(shard, old, new)
+    if shard.items:
+        shard.items[-1].lambdalab_arrival = hooks.clock_now()
+    hooks.on_change(f"{shard.table.table_arn}/stream/{shard.table.latest_stream_label}")
+
+
+def source_for(kind: str, arn: str, role_arn: str, clock_now: Callable[[], float]) -> StreamSource:
+    """The stream a mapping reads; clock_now dates a record that came without an arrival time."""
+    return KinesisSource(arn, role_arn, clock_now) if kind == "kinesis" else DynamoDBStreamSource(arn, clock_now)
 
 
 def _parts(arn: str) -> tuple[str, str, str]:
     """(account, region, resource) of an ARN."""
-    parts = arn.split(":", 5)
-    return parts[4], parts[3], parts[5]
+    parsed = Arn.parse(arn)
+    if parsed is None:  # never: a source is made only for an ARN source_kind knows
+        raise ValueError(f"not an ARN: {arn}")
+    return parsed.account_id, parsed.region, parsed.resource
 
 
 class KinesisSource:
     kind = "kinesis"
 
-    def __init__(self, arn: str, role_arn: str) -> None:
+    def __init__(self, arn: str, role_arn: str, clock_now: Callable[[], float]) -> None:
         self.arn = arn
-        self.role_arn = role_arn
+        self.role_arn = role_arn  # Kinesis records name the role that read them (invokeIdentityArn)
+        self._clock_now = clock_now
         self.account_id, self.region, resource = _parts(arn)
         self.name = resource.split("/", 1)[1]
 
@@ -107,7 +115,8 @@ class KinesisSource:
         if starting_position == "LATEST":
             return shard.get_max_sequence_number()
         if starting_position == "AT_TIMESTAMP" and timestamp is not None:
-            before = [number for number, record in list(shard.records.items()) if _arrival(record) < timestamp]
+            before = [number for number, record in list(shard.records.items())
+                      if _arrival(record, self._clock_now) < timestamp]
             return before[-1] if before else 0
         return 0
 
@@ -120,7 +129,8 @@ class KinesisSource:
         for number, record in list(shard.records.items()):
             if number <= cursor:
                 continue
-            items.append(StreamItem(str(number), _arrival(record), number, self._event_record(shard_id, record)))
+            items.append(StreamItem(str(number), _arrival(record, self._clock_now), number,
+                                    self._event_record(shard_id, record)))
             if len(items) >= limit:
                 break
         return items
@@ -134,7 +144,7 @@ class KinesisSource:
                 "partitionKey": record.partition_key,
                 "sequenceNumber": str(record.sequence_number),
                 "data": data,
-                "approximateArrivalTimestamp": round(_arrival(record), 3),
+                "approximateArrivalTimestamp": round(_arrival(record, self._clock_now), 3),
             },
             "eventSource": "aws:kinesis",
             "eventVersion": "1.0",
@@ -150,8 +160,9 @@ class DynamoDBStreamSource:
     kind = "dynamodb"
     retention_s = float(DYNAMODB_STREAM_RETENTION_S)
 
-    def __init__(self, arn: str) -> None:
+    def __init__(self, arn: str, clock_now: Callable[[], float]) -> None:
         self.arn = arn
+        self._clock_now = clock_now
         self.account_id, self.region, resource = _parts(arn)
         _, self.table_name, _, self.label = resource.split("/", 3)
 
@@ -179,7 +190,7 @@ class DynamoDBStreamSource:
         shard = self._shard()
         if shard is None or shard.id != shard_id:
             return []
-        return [StreamItem(item.record["dynamodb"]["SequenceNumber"], _arrival(item), index + 1,
+        return [StreamItem(item.record["dynamodb"]["SequenceNumber"], _arrival(item, self._clock_now), index + 1,
                            self._event_record(item))
                 for index, item in enumerate(list(shard.items[cursor:cursor + limit]), start=cursor)]
 
@@ -187,7 +198,7 @@ class DynamoDBStreamSource:
         """One record of the DynamoDB Streams event (sam-templates/dynamodb-DynamoDBUpdate.json)."""
         source = item.record
         change = {key: value for key, value in source["dynamodb"].items()}
-        change["ApproximateCreationDateTime"] = int(_arrival(item))
+        change["ApproximateCreationDateTime"] = int(_arrival(item, self._clock_now))
         return {
             "eventID": source["eventID"],
             "eventName": source["eventName"],
@@ -199,7 +210,10 @@ class DynamoDBStreamSource:
         }
 
 
-def _arrival(record: Any) -> float:
+StreamSource = KinesisSource | DynamoDBStreamSource
+
+
+def _arrival(record: Any, clock_now: Callable[[], float]) -> float:
     """When a record reached its stream, by the cloud clock (moto's own real-time stamp before the hooks)."""
     stamped = getattr(record, "lambdalab_arrival", None)
     if stamped is not None:
@@ -210,4 +224,4 @@ def _arrival(record: Any) -> float:
     moment = record.record["dynamodb"].get("ApproximateCreationDateTime")
     if isinstance(moment, datetime):
         return moment.replace(tzinfo=moment.tzinfo or timezone.utc).timestamp()
-    return _clock_now()
+    return clock_now()

@@ -26,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...core import settings as settings_module
-from ...aws import metrics_sink as metrics
+from ...engine.service import InvokeOutcome
+from ...engine.spec import FunctionSpec
 from .. import destinations
+from ..services import CloudServices
 from . import batch_responses, failure_destinations, filtering
 from .base import Poller
 from .mapping import Mapping
-from .stream_sources import StreamItem
+from .stream_sources import StreamItem, StreamSource
 
 FIRST_RETRY_DELAY_S = 1.0
 SHARD_WORKERS = 4
@@ -50,12 +51,13 @@ class ShardState:
     pinned_limit: int | None = None  # the batch size while a failed (or halved) range is worked through
     pinned_until: int | None = None  # the cursor at which that range ends
     window_opened: float | None = None
-    last_failure: Any = None  # the outcome of the batch's last failed invoke, for the on-failure record
+    last_failure: InvokeOutcome | None = None  # the batch's last failed invoke, for the on-failure record
 
 
 class StreamPoller(Poller):
-    def __init__(self, mapping: Mapping, engine: Any, load_function: Callable[[Mapping], Any], source: Any) -> None:
-        super().__init__(mapping, engine, workers=SHARD_WORKERS)
+    def __init__(self, mapping: Mapping, cloud: CloudServices, load_function: Callable[[Mapping], FunctionSpec | None],
+                 source: StreamSource) -> None:
+        super().__init__(mapping, cloud, workers=SHARD_WORKERS)
         self._load_function = load_function
         self.source = source
         self._state_lock = threading.RLock()
@@ -132,7 +134,7 @@ class StreamPoller(Poller):
                 state.in_flight = False
 
     def _invoke(self, shard_id: str, state: ShardState, items: list[StreamItem]) -> None:
-        mapping, flow = self.mapping, self.engine.flow
+        mapping, flow = self.mapping, self.cloud.flow
         target = f"lambda:{mapping.function_name}"
         spec = self._load_function(mapping)
         if spec is None:
@@ -148,8 +150,8 @@ class StreamPoller(Poller):
         kind = "retry" if state.attempts else "batch"
         flow.record(mapping.source_name, target, kind, f"{shard_id}: {len(delivered)} record(s)"
                     + (f", attempt {state.attempts + 1}" if state.attempts else ""))
-        _put_iterator_age(spec, (self.clock.now() - items[-1].arrival) * 1000.0)
-        outcome = self.engine.invoke(spec, json.dumps({"Records": [item.record for item in delivered]}).encode())
+        self.cloud.metrics.put_iterator_age(spec, max((self.clock.now() - items[-1].arrival) * 1000.0, 0.0))
+        outcome = self.cloud.engine.invoke(spec, json.dumps({"Records": [item.record for item in delivered]}).encode())
         with self._state_lock:
             if outcome.throttle is not None:
                 state.throttles += 1
@@ -187,7 +189,8 @@ class StreamPoller(Poller):
         if state.pinned_until is not None and state.cursor >= state.pinned_until:
             state.pinned_limit = state.pinned_until = None
 
-    def _failed(self, shard_id: str, state: ShardState, items: list[StreamItem], outcome: Any, why: str) -> None:
+    def _failed(self, shard_id: str, state: ShardState, items: list[StreamItem], outcome: InvokeOutcome,
+                why: str) -> None:
         mapping, target = self.mapping, f"lambda:{self.mapping.function_name}"
         mapping.last_processing_result = "PROBLEM: Function call failed"
         state.last_failure = outcome
@@ -195,7 +198,7 @@ class StreamPoller(Poller):
         if mapping.bisect_on_error and len(items) > 1:
             state.pinned_limit = len(items) // 2
             state.attempts = 0
-            self.engine.flow.record(target, target, "invoke", f"{why}: {shard_id}'s batch of {len(items)} split in "
+            self.cloud.flow.record(target, target, "invoke", f"{why}: {shard_id}'s batch of {len(items)} split in "
                                     f"two ({state.pinned_limit} + {len(items) - state.pinned_limit})",
                                     request_id=outcome.request_id, ok=False)
             return
@@ -203,26 +206,25 @@ class StreamPoller(Poller):
         state.attempts += 1
         retries = mapping.maximum_retry_attempts
         if retries != -1 and state.attempts > retries:
-            self.engine.flow.record(target, target, "invoke", f"{why}: {shard_id}, no retries left",
+            self.cloud.flow.record(target, target, "invoke", f"{why}: {shard_id}, no retries left",
                                     request_id=outcome.request_id, ok=False)
             self._give_up(shard_id, state, items, RETRY_EXHAUSTED, outcome)
             return
         delay = self._retry_delay(state.attempts)
         state.retry_at = self.clock.now() + delay
         left = "until the records expire" if retries == -1 else f"{retries - state.attempts + 1} left"
-        self.engine.flow.record(target, target, "invoke", f"{why}: {shard_id} blocked, retry in {delay:g} s ({left})",
+        self.cloud.flow.record(target, target, "invoke", f"{why}: {shard_id} blocked, retry in {delay:g} s ({left})",
                                 request_id=outcome.request_id, ok=False)
         self.wake_at(state.retry_at, "retry of a failed batch", f"retry {shard_id}")
 
-    @staticmethod
-    def _retry_delay(attempt: int) -> float:
-        ceiling = settings_module.current().stream_retry_max_delay_s
+    def _retry_delay(self, attempt: int) -> float:
+        ceiling = self.cloud.settings.stream_retry_max_delay_s
         return min(FIRST_RETRY_DELAY_S * 2 ** max(attempt - 1, 0), ceiling)
 
     def _give_up(self, shard_id: str, state: ShardState, items: list[StreamItem], condition: str,
-                 outcome: Any | None) -> None:
+                 outcome: InvokeOutcome | None) -> None:
         """Skip the records (the shard moves on) and tell the on-failure destination, if there is one."""
-        mapping, flow = self.mapping, self.engine.flow
+        mapping, flow = self.mapping, self.cloud.flow
         target = f"lambda:{mapping.function_name}"
         invoke_count = state.attempts
         outcome = outcome or (state.last_failure if invoke_count else None)
@@ -242,14 +244,9 @@ class StreamPoller(Poller):
         spec = self._load_function(mapping)
         sender = destinations.Sender(mapping.account_id, mapping.region, mapping.function_name,
                                      mapping.function_arn, spec.role_arn if spec else "")
-        delivery = destinations.send_record(self.engine, sender, destination, document, success=False)
+        delivery = destinations.send_record(self.cloud.events, sender, destination, document, success=False,
+                                            now=self.clock.now())
         if not delivery.delivered:  # the queue or topic is gone, or the role lost its right: the record is lost
             detail += f"; not delivered: {delivery.problem}"
         flow.record(target, destinations.flow_name(destination), "destination" if delivery.delivered else "dropped",
                     detail, ok=False)
-
-
-def _put_iterator_age(spec: Any, age_ms: float) -> None:
-    put = getattr(metrics, "put_iterator_age", None)
-    if put is not None:
-        put(spec, max(age_ms, 0.0))
