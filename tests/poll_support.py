@@ -1,11 +1,12 @@
 """Helpers of the poll-trigger tests (SQS, Kinesis, DynamoDB Streams): functions that log the events
-they get, reading those events back, queues, and the cloud's virtual clock."""
+they get, reading those events back, and queues. (The event flow and the virtual clock are
+support.py's, shared by every test.)"""
 
 from __future__ import annotations
 
 import json
 
-from support import BASIC_EXECUTION, TestCloud, create_function, create_role
+from support import BASIC_EXECUTION, create_function, create_role
 
 SQS_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 KINESIS_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole"
@@ -49,28 +50,7 @@ def bodies_seen(logs: object, function_name: str) -> list[list[str]]:
     return [[record["body"] for record in event["Records"]] for event in events_seen(logs, function_name)]
 
 
-def make_queue(sqs: object, name: str, **attributes: str) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return url, arn
-
-
 def queue_counts(sqs: object, url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue."""
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
-def use_virtual_clock(cloud: TestCloud) -> None:
-    cloud.admin_json("POST", "/lambdalab/clock", {"mode": "virtual"})
-
-
-def advance(cloud: TestCloud, seconds: float) -> list[str]:
-    """Move the virtual clock; returns the names of the timed events that ran, in order."""
-    answer = cloud.admin_json("POST", "/lambdalab/clock", {"advance_s": seconds})
-    return [fired["name"] for fired in answer["fired"]]
-
-
-def flow(cloud: TestCloud, kind: str | None = None) -> list[dict]:
-    steps = cloud.admin("GET", "/lambdalab/flow")
-    return [step for step in steps if kind is None or step["kind"] == kind]

@@ -16,7 +16,7 @@ from botocore.credentials import Credentials
 
 from event_shapes import assert_same_shape
 from lambdalab.triggers.http import responses
-from support import create_function
+from support import create_function, flow
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -87,10 +87,6 @@ def echoed(response: requests.Response) -> dict:
     return response.json()
 
 
-def flow(aws, source: str) -> list[dict]:
-    return [step for step in aws.admin("GET", "/lambdalab/flow") if step["source"] == source]
-
-
 # --- HTTP APIs ---------------------------------------------------------------------------------------
 
 def test_quick_create_makes_route_integration_and_stage_at_a_local_endpoint(aws, lam, role):
@@ -108,13 +104,13 @@ def test_quick_create_makes_route_integration_and_stage_at_a_local_endpoint(aws,
 
     refused = requests.get(api["ApiEndpoint"] + "/hello", timeout=60)
     assert refused.status_code == 500 and refused.json() == {"message": "Internal Server Error"}
-    assert flow(aws, "apigateway:quick")[-1]["kind"] == "dropped"
+    assert flow(aws, source="apigateway:quick")[-1]["kind"] == "dropped"
 
     allow_api(lam, "quick", api["ApiId"])
     response = requests.get(api["ApiEndpoint"] + "/hello", timeout=60)
     assert echoed(response)["rawPath"] == "/hello"
     assert response.headers["apigw-requestid"]
-    assert flow(aws, "apigateway:quick")[-1]["kind"] == "invoke"
+    assert flow(aws, source="apigateway:quick")[-1]["kind"] == "invoke"
 
 
 def test_routes_pick_the_most_specific_match_with_path_parameters(aws, lam, role):
@@ -192,7 +188,7 @@ def handler(event, context):
     for path in ("/raise", "/malformed"):
         response = requests.get(endpoint + path, timeout=60)
         assert response.status_code == 500 and response.json() == {"message": "Internal Server Error"}
-    steps = flow(aws, "apigateway:web-api")
+    steps = flow(aws, source="apigateway:web-api")
     assert [step["ok"] for step in steps] == [False, False]
 
 
@@ -210,7 +206,7 @@ def test_a_source_arn_of_another_api_does_not_let_this_one_invoke(aws, lam, role
                        Principal="apigateway.amazonaws.com",
                        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:other/*")
     assert requests.get(endpoint + "/", timeout=60).status_code == 500
-    dropped = flow(aws, "apigateway:web-api")[-1]
+    dropped = flow(aws, source="apigateway:web-api")[-1]
     assert dropped["kind"] == "dropped" and f"{api_id}/$default/$default" in dropped["detail"]
 
 
@@ -231,7 +227,7 @@ def test_http_api_cors_answers_preflights(aws, lam, role):
     preflight = requests.options(endpoint + "/x", headers={"Origin": "https://a.example",
                                                            "Access-Control-Request-Method": "GET"}, timeout=60)
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
-    assert not flow(aws, "apigateway:web-api")  # the function did not run
+    assert not flow(aws, source="apigateway:web-api")  # the function did not run
     actual = requests.get(endpoint + "/x", headers={"Origin": "https://a.example"}, timeout=60)
     assert actual.headers["Access-Control-Allow-Origin"] == "*"
 
@@ -289,7 +285,7 @@ def handler(event, context):
     assert malformed.status_code == 502
     no_stage = requests.get(url.replace("/prod/", "/dev/") + "x", timeout=60)
     assert no_stage.status_code == 403 and no_stage.json() == {"message": "Forbidden"}
-    steps = flow(aws, "apigateway:web-api")
+    steps = flow(aws, source="apigateway:web-api")
     assert [step["kind"] for step in steps] == ["dropped", "invoke", "invoke"]
 
 

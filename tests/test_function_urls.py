@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from event_shapes import assert_same_shape
 from lambdalab.triggers.http import paths, responses
-from support import create_function, create_role, start_cloud
+from support import create_function, create_role, flow, start_cloud
 
 ACCOUNT = "123456789012"
 FORBIDDEN_HELP = ("Forbidden. For troubleshooting Function URL authorization issues, see: "
@@ -64,10 +64,6 @@ def signed(method: str, url: str, credentials: Credentials, service: str = "lamb
 
 def learner_credentials(cloud) -> Credentials:
     return Credentials(cloud.state["access_key_id"], cloud.state["secret_access_key"])
-
-
-def flow(cloud) -> list[dict]:
-    return cloud.admin("GET", "/lambdalab/flow")
 
 
 # --- the API ---------------------------------------------------------------------------------------
@@ -242,13 +238,13 @@ def test_without_permission_a_public_url_is_forbidden(aws, lam, role):
     refused = requests.get(url, timeout=60)
     assert refused.status_code == 403 and refused.json() == {"Message": FORBIDDEN_HELP}
     assert refused.headers["x-amzn-ErrorType"] == "AccessDeniedException"
-    steps = [step for step in flow(aws) if step["source"] == "url:private"]
+    steps = flow(aws, source="url:private")
     assert steps[-1]["kind"] == "dropped" and steps[-1]["ok"] is False
 
     lam.add_permission(FunctionName="private", StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
                        FunctionUrlAuthType="NONE")
     assert requests.get(url, timeout=60).status_code == 403  # since Oct 2025 InvokeFunction is needed too
-    why = [step for step in flow(aws) if step["source"] == "url:private"][-1]["detail"]
+    why = flow(aws, source="url:private")[-1]["detail"]
     assert why == "403: the function's policy does not allow lambda:InvokeFunction to everyone (\"*\")"
     lam.add_permission(FunctionName="private", StatementId="invoke", Action="lambda:InvokeFunction", Principal="*",
                        InvokedViaFunctionUrl=True)
@@ -353,7 +349,7 @@ def test_requests_are_recorded_in_the_event_flow(aws, lam, role):
     url = public_url(lam, role, "counted")
     requests.get(url + "a", timeout=60)
     requests.post(url + "b", data="x", timeout=60)
-    steps = [step for step in flow(aws) if step["source"] == "url:counted"]
+    steps = flow(aws, source="url:counted")
     assert [(step["target"], step["kind"], step["ok"]) for step in steps] == [("lambda:counted", "invoke", True)] * 2
     assert steps[0]["detail"] == "GET /a -> 200" and steps[1]["detail"] == "POST /b -> 200"
     invoked = {record["request_id"] for record in aws.admin("GET", "/lambdalab/invocations")}

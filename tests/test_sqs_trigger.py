@@ -10,9 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from event_shapes import assert_same_shape
-from poll_support import (PRELUDE, SQS_EXECUTION, advance, bodies_seen, events_seen, flow, make_function,
-                          make_queue, queue_counts, role_with, use_virtual_clock)
-from support import wait_until
+from poll_support import PRELUDE, SQS_EXECUTION, bodies_seen, events_seen, make_function, queue_counts, role_with
+from support import advance, fired, flow, make_queue, use_virtual_clock, wait_until
 
 FAILING = PRELUDE + """
 def handler(event, context):
@@ -194,8 +193,8 @@ def test_the_batching_window_holds_a_small_batch_until_it_closes(aws, clients, w
     advance(aws, 5)
     assert bodies_seen(logs, "worker") == []
     assert queue_counts(sqs, url) == (3, 0)
-    fired = advance(aws, 20)
-    assert any("batching window closes" in name for name in fired)
+    ran = fired(advance(aws, 20))
+    assert any("batching window closes" in name for name in ran)
     assert [sorted(batch) for batch in bodies_seen(logs, "worker")] == [["a", "b", "c"]]
 
 
@@ -230,8 +229,8 @@ def test_a_failed_batch_comes_back_after_the_visibility_timeout_then_goes_to_the
     assert queue_counts(sqs, url) == (0, 1)  # hidden for the visibility timeout, not deleted
     advance(aws, 20)
     assert len(events_seen(logs, "fails")) == 1
-    fired = advance(aws, 11)
-    assert any("visible again" in name for name in fired)
+    ran = fired(advance(aws, 11))
+    assert any("visible again" in name for name in ran)
     events = events_seen(logs, "fails")
     assert [event["Records"][0]["attributes"]["ApproximateReceiveCount"] for event in events] == ["1", "2"]
     advance(aws, 31)  # received twice: the next receive moves it to the dead-letter queue

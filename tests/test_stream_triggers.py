@@ -11,9 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from event_shapes import sample, shape_differences
-from poll_support import (DYNAMODB_EXECUTION, KINESIS_EXECUTION, PRELUDE, advance, events_seen, flow, make_function,
-                          make_queue, role_with, use_virtual_clock)
-from support import wait_until
+from poll_support import DYNAMODB_EXECUTION, KINESIS_EXECUTION, PRELUDE, events_seen, make_function, role_with
+from support import advance, flow, make_queue, use_virtual_clock, wait_until
 
 # Fails every batch that holds a record whose data is "bad".
 FAILS_ON_BAD = PRELUDE + """
