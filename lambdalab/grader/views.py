@@ -9,40 +9,22 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..widgets.base import COLOURS, Viewable, card, escape
+from ..widgets.base import COLOURS, ModelView, Viewable, card, escape
 from .progress import Progress
 from .registry import run_check
 from .results import CheckResult
 
 
-class CheckView(Viewable):
+class CheckView(ModelView):
     """Green or red; the hint on demand; "Check again" re-runs the check in the kernel.
 
     Its fields are the latest result's (.passed, .message, ...), so code that reads what
     ``lambdalab.check()`` returned reads it as it did when the result showed itself."""
 
+    _model_attribute = "result"
+
     def __init__(self, result: CheckResult) -> None:
         self.result = result
-
-    @property
-    def check_id(self) -> str:
-        return self.result.check_id
-
-    @property
-    def passed(self) -> bool:
-        return self.result.passed
-
-    @property
-    def message(self) -> str:
-        return self.result.message
-
-    @property
-    def hint(self) -> str:
-        return self.result.hint
-
-    @property
-    def at(self) -> float:
-        return self.result.at
 
     def text(self) -> str:
         return self.result.text()

@@ -32,6 +32,19 @@ class Viewable:
         return self.text()
 
 
+class ModelView(Viewable):
+    """A view of one model (a bill, a tuning result, a check result) that reads as its model: an
+    attribute the view does not have is the model's, so code that reads figures off what a
+    function returned (`bill.total_usd`, `result.passed`) needs no forwarding property per field."""
+
+    _model_attribute = "model"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # private names and IPython's display probes are the view's own
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, self._model_attribute), name)
+
+
 COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "cold": "#0969da", "warm": "#bf8700", "busy": "#8250df",
            "muted": "#57606a"}
 

@@ -17,8 +17,8 @@ import ipywidgets as widgets
 from matplotlib.ticker import FuncFormatter
 
 from ..client.connection import admin
-from ..records.bill import Bill, BillLine, FunctionCharges, quantity, unit_price, usd
-from .base import COLOURS, Viewable, card, escape
+from ..records.bill import Bill, FunctionCharges, quantity, unit_price, usd
+from .base import COLOURS, ModelView, card, escape
 from .charts import ChartFigure, new_chart, png_of
 
 __all__ = ["bill", "BillView", "usd", "quantity", "unit_price"]
@@ -54,53 +54,14 @@ def _epoch(moment: datetime | float | None) -> float | None:
     raise TypeError(f"a time must be a datetime or epoch seconds, not {type(moment).__name__}")
 
 
-class BillView(Viewable):
+class BillView(ModelView):
     """The bill as a widget, a text and numbers: .total_usd, .requests, .gb_seconds, .functions, .lines."""
+
+    _model_attribute = "bill"
 
     def __init__(self, bill: Bill) -> None:
         self.bill = bill
         self._view: widgets.Widget | None = None
-
-    # --- the numbers --------------------------------------------------------------------------
-
-    @property
-    def total_usd(self) -> float:
-        return self.bill.total_usd
-
-    @property
-    def list_price_usd(self) -> float:
-        return self.bill.list_price_usd
-
-    @property
-    def requests(self) -> int:
-        return self.bill.requests
-
-    @property
-    def gb_seconds(self) -> float:
-        return self.bill.gb_seconds
-
-    @property
-    def billed_ms(self) -> int:
-        return self.bill.billed_ms
-
-    @property
-    def functions(self) -> tuple[FunctionCharges, ...]:
-        return self.bill.functions
-
-    @property
-    def lines(self) -> tuple[BillLine, ...]:
-        return self.bill.lines
-
-    def function(self, name: str) -> FunctionCharges | None:
-        return self.bill.function(name)
-
-    # --- words --------------------------------------------------------------------------------
-
-    def title(self) -> str:
-        return self.bill.title()
-
-    def how_billed(self) -> str:
-        return self.bill.how_billed()
 
     def text(self) -> str:
         return self.bill.text()

@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from ..tuning import (COLUMNS, DEFAULT_MEMORY_SIZES, PowerTuningResult, SilentProgress, TuningRow, cells, heading,
                       money, restore_sentence, row_summary, tune, tuning_text, verdict_lines)
-from .base import COLOURS, Viewable, card
+from .base import COLOURS, ModelView, card
 from .charts import ChartFigure, new_chart, png_of
 
 __all__ = ["power_tune", "PowerTuningView", "SilentProgress", "TextProgress", "WidgetProgress", "progress_reporter",
@@ -197,54 +197,17 @@ def tuning_chart(result: PowerTuningResult) -> ChartFigure:
     return figure
 
 
-class PowerTuningView(Viewable):
+class PowerTuningView(ModelView):
     """The result as a notebook shows it: a table with the verdict and the chart; text without widgets.
 
     Its figures are the result's (.rows, .cheapest, .fastest, .row(), ...), so a learner reads
     numbers off what power_tune returned exactly as before the view and the model were apart."""
 
+    _model_attribute = "result"
+
     def __init__(self, result: PowerTuningResult) -> None:
         self.result = result
         self._view: widgets.Widget | None = None
-
-    # --- the figures, as the result has them -----------------------------------------------------
-
-    @property
-    def function_name(self) -> str:
-        return self.result.function_name
-
-    @property
-    def architecture(self) -> str:
-        return self.result.architecture
-
-    @property
-    def invokes(self) -> int:
-        return self.result.invokes
-
-    @property
-    def original_memory_mb(self) -> int:
-        return self.result.original_memory_mb
-
-    @property
-    def rows(self) -> list[TuningRow]:
-        return self.result.rows
-
-    @property
-    def restored(self) -> bool:
-        return self.result.restored
-
-    @property
-    def cheapest(self) -> TuningRow | None:
-        return self.result.cheapest
-
-    @property
-    def fastest(self) -> TuningRow | None:
-        return self.result.fastest
-
-    def row(self, memory_mb: int) -> TuningRow:
-        return self.result.row(memory_mb)
-
-    # --- how it looks ----------------------------------------------------------------------------
 
     def chart(self) -> ChartFigure:
         """A matplotlib Figure: median duration and cost per million invokes against memory."""
