@@ -108,20 +108,26 @@ def test_the_share_is_memory_over_1769_mb_and_aws_rounds_vcpus_up():
 
 
 def simulate(share: float, demand: float, latency_s: float = 0.0007, seconds: float = 30.0,
-             period_s: float = 0.05) -> tuple[float, int]:
+             period_s: float = 0.05, queued_s: float = 0.0, report_waits: bool = True) -> tuple[float, int]:
     """A process that would use `demand` cores, sliced by CpuBudget looking `latency_s` late each time.
+
+    A busy machine: each time the process is continued it waits `queued_s` on a run queue (other
+    processes hold the cores) before it runs; the budget is told how long it waited, as the
+    kernel's run_delay would tell it, unless report_waits is False.
 
     Returns the CPU it got per second of wall time, and how many times it was stopped.
     """
     budget = CpuBudget(share, period_s)
-    now, used_total, stops, stopped, next_look = 0.0, 0.0, 0, False, 0.0
+    now, used_total, stops, stopped, next_look, queue_left = 0.0, 0.0, 0, False, 0.0, queued_s
     while now < seconds:
         elapsed = next_look + latency_s - now
-        used = 0.0 if stopped else elapsed * demand
+        waited = 0.0 if stopped else min(queue_left, elapsed)
+        queue_left -= waited
+        used = 0.0 if stopped else (elapsed - waited) * demand
         now, used_total = now + elapsed, used_total + used
-        budget.update(elapsed, used, stopped)
+        budget.update(elapsed, used, stopped, waited if report_waits else 0.0)
         if stopped and budget.should_continue():
-            stopped = False
+            stopped, queue_left = False, queued_s
         elif not stopped and budget.should_stop():
             stopped, stops = True, stops + 1
         next_look = now + budget.seconds_until_next_look(stopped)
@@ -149,6 +155,46 @@ def test_a_process_that_waits_is_never_stopped():
 def test_debt_is_paid_back_so_a_late_look_costs_nothing_in_the_long_run():
     got, _ = simulate(128 / 1769, demand=1.0, latency_s=0.01)
     assert got == pytest.approx(128 / 1769, rel=0.03)
+
+
+@pytest.mark.parametrize("queued_s", [0.005, 0.02, 0.08])
+def test_a_busy_machine_does_not_shrink_the_share(queued_s):
+    # Continued with a full bucket, the process waits for a core; what came in meanwhile is owed.
+    share = 128 / 1769
+    got, stops = simulate(share, demand=1.0, queued_s=queued_s)
+    assert got == pytest.approx(share, rel=0.03)
+    assert stops > 0
+    # Unaccounted, the wait would have been lost from every period: the function gets less than its share.
+    lost, _ = simulate(share, demand=1.0, queued_s=queued_s, report_waits=False)
+    assert lost < share * 0.95
+
+
+def test_waiting_for_a_core_is_owed_but_a_process_sleeping_on_io_banks_nothing():
+    budget = CpuBudget(128 / 1769, 0.05)
+    budget.update(1.0, 0.0, stopped=False)  # a second asleep: still one quota at most
+    assert budget.tokens_s == pytest.approx(budget.capacity_s)
+    budget.update(1.0, 0.0, stopped=False, waited_s=0.5)  # half a second runnable, no core free
+    assert budget.tokens_s == pytest.approx(budget.capacity_s + 0.5 * 128 / 1769)
+    budget.update(0.1, 0.0, stopped=False, waited_s=5.0)  # a wait is never longer than the time that passed
+    assert budget.tokens_s == pytest.approx(budget.capacity_s + 0.6 * 128 / 1769)
+    budget.start_invoke()  # what one invoke was owed does not carry over to the next
+    assert budget.tokens_s == pytest.approx(budget.capacity_s)
+    budget.update(0.01, 0.02, stopped=False)
+    debt = budget.tokens_s
+    budget.start_invoke()  # a debt does
+    assert budget.tokens_s == debt < 0
+
+
+def test_the_run_queue_wait_of_a_busy_process_is_read_from_the_kernel():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+    try:
+        assert cpu_share.run_delay_ns(spinner.pid) is not None
+        clock = GroupCpuClock(spinner.pid)
+        assert clock.waited_seconds() >= 0.0
+        assert cpu_share.run_delay_ns(2**22 + 12345) is None  # no such process
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_the_machine_cpus_follow_a_cgroup_quota(tmp_path: Path):

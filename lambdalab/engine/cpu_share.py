@@ -19,6 +19,15 @@ so a CPU-bound function runs one quota, waits about one period, and so on. Overs
 thread looks a little late) is a debt paid back before the group runs again, so over any run
 longer than a few periods the CPU a function gets is its share, exactly.
 
+A busy machine must not shrink the share. The bucket fills in wall-clock time, but a process
+that is runnable while other processes hold every core cannot spend what comes in, and a full
+bucket would throw that away: the function would get less than its share while its timeout,
+in wall time, runs on. On AWS a function's share does not depend on its neighbours. So the
+time the group spent waiting on a run queue (the kernel's ``run_delay``, from
+/proc/<pid>/schedstat) is owed like time it spent stopped: what came in meanwhile is kept above
+the one-period cap, and spent once the process gets a core. Only waiting for a core counts;
+a process sleeping on I/O is not runnable and banks nothing.
+
 An environment's group can be stopped for two reasons: its share is used up (here) or it is
 idle and frozen between invokes (runtime_api.py asks the environment to freeze). GroupStops
 keeps both, so the slicer never continues a frozen environment and a thaw never continues one
@@ -115,20 +124,27 @@ class CpuBudget:
         """One period's quota: what cgroups' cpu.max would give per period."""
         return self.share * self.period_s
 
-    def update(self, elapsed_s: float, used_s: float, stopped: bool) -> None:
-        """elapsed_s of wall time passed, in which the group used used_s of CPU time.
+    def update(self, elapsed_s: float, used_s: float, stopped: bool, waited_s: float = 0.0) -> None:
+        """elapsed_s of wall time passed, in which the group used used_s of CPU time and spent
+        waited_s runnable but waiting for a core (other processes had them all).
 
         The bucket holds one quota, so an idle process banks no more than that; but time that
         came back while the group was stopped is owed in full (it wanted the CPU), even when
-        the slicer looked late, else every late look would shave the share.
+        the slicer looked late, else every late look would shave the share. So is the time it
+        waited for a core: on AWS the neighbours do not take a function's share.
         """
-        ceiling = math.inf if stopped else max(self.capacity_s, self.tokens_s)
+        owed = self.share * min(max(waited_s, 0.0), elapsed_s)
+        ceiling = math.inf if stopped else max(self.capacity_s, self.tokens_s) + owed
         self.tokens_s = min(ceiling, self.tokens_s + self.share * elapsed_s - used_s)
         if not stopped and elapsed_s > 0:
             # Smoothed over about half a period: a process that was runnable but not scheduled
             # for a few ms (a busy machine) is still computing, not waiting.
             weight = math.exp(-elapsed_s / (self.period_s / 2))
             self.running_rate = weight * self.running_rate + (1 - weight) * used_s / elapsed_s
+
+    def start_invoke(self) -> None:
+        """A new invoke: a debt from the last one is still paid, what it was owed and did not need is not kept."""
+        self.tokens_s = min(self.tokens_s, self.capacity_s)
 
     def should_stop(self) -> bool:
         """Out of time, or so nearly that the next look could only come after it ran out."""
@@ -196,6 +212,15 @@ def process_cpu_ns(pid: int) -> int | None:
         return None
 
 
+def run_delay_ns(pid: int) -> int | None:
+    """How long pid (its main thread) has waited on a run queue, runnable but not running (None once gone)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def reaped_children_ns(pid: int) -> int:
     """CPU time of the children pid has waited for (cutime + cstime), so short-lived ones count too."""
     try:
@@ -229,6 +254,8 @@ class GroupCpuClock:
         self._family_seen_at = 0.0
         self._start_ns = self._total_ns(time.monotonic())
         self._highest_ns = self._start_ns
+        self._delays: dict[int, int] = {}
+        self.waited_seconds()
 
     def _total_ns(self, now: float) -> int:
         if now - self._family_seen_at >= FAMILY_REFRESH_S:
@@ -243,6 +270,22 @@ class GroupCpuClock:
     def seconds(self, now: float) -> float:
         self._highest_ns = max(self._highest_ns, self._total_ns(now))
         return (self._highest_ns - self._start_ns) / 1e9
+
+    def waited_seconds(self) -> float:
+        """Since the last call: the longest any process of the group waited for a core.
+
+        The longest, not the sum: two processes waiting at once wanted the CPU for the same
+        wall time, and the share is owed per second of wall time."""
+        longest, delays = 0, {}
+        for pid in [self.pid, *self._children]:
+            delay = run_delay_ns(pid)
+            if delay is None:
+                continue
+            delays[pid] = delay
+            if pid in self._delays:
+                longest = max(longest, delay - self._delays[pid])
+        self._delays = delays
+        return longest / 1e9
 
 
 # --- the slicer ------------------------------------------------------------------------------------
@@ -277,7 +320,7 @@ class _Account:
             if not self.active:
                 return
             stopped = self.stops.held(OUT_OF_CPU)
-            kept.budget.update(now - kept.looked_at, cpu_s - kept.cpu_s, stopped)
+            kept.budget.update(now - kept.looked_at, cpu_s - kept.cpu_s, stopped, kept.clock.waited_seconds())
             kept.cpu_s, kept.looked_at = cpu_s, now
             if self.starting:  # work is starting: assume it computes until a look says otherwise
                 kept.budget.running_rate, self.starting = 1.0, False
@@ -331,6 +374,7 @@ class CpuShare:
                                    self._settings.cpu_share_period_s)
                 kept = _Kept(pid, budget, GroupCpuClock(pid), 0.0, time.monotonic())
                 self._kept[environment] = kept
+            kept.budget.start_invoke()
             account = _Account(environment, stops, kept)
             previous = self._accounts.pop(id(environment), None)
             self._accounts[id(environment)] = account
