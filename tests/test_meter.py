@@ -345,7 +345,6 @@ def test_old_entries_fold_into_a_roll_up_that_keeps_the_session_totals():
             init_ms=5.0 if n == 0 else None, memory_mb=128, max_memory_mb=20, architecture="x86_64",
             ephemeral_storage_mb=512, runtime="python3.12", environment_id="e", error_type=None, timed_out=False,
             logged=True))
-    meter.record(None)  # a throttle: nothing to bill
     entries = meter.entries()
     assert len(entries) == 4 and entries[0].requests == 4 and entries[0].request_id is None
     assert sum(e.requests for e in entries) == 7
