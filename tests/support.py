@@ -227,6 +227,14 @@ def environment_processes(cloud: TestCloud) -> list[tuple[int, str | None]]:
     return found
 
 
+def runtime_pid(cloud: TestCloud, environment_id: str) -> int:
+    """The machine's pid of an environment's runtime (inside a sandbox, os.getpid() answers 2)."""
+    for environment in cloud.admin("GET", "/lambdalab/environments"):
+        if environment["id"] == environment_id and environment["pid"]:
+            return environment["pid"]
+    raise AssertionError(f"no running environment {environment_id}")
+
+
 def leaked_processes(cloud: TestCloud) -> list[tuple[int, str | None]]:
     """Descendants of the cloud that no live (warm or busy) environment accounts for."""
     live = {e["id"] for e in cloud.admin("GET", "/lambdalab/environments") if e["state"] in ("warm", "busy")}

@@ -20,7 +20,7 @@ import pytest
 from lambdalab.engine import cpu_share
 from lambdalab.engine.cpu_share import FROZEN, OUT_OF_CPU, CpuBudget, GroupCpuClock, GroupStops
 from lambdalab.core.settings import Settings
-from support import (create_function, environment_processes, invoke_json, log_tail, report_line, start_cloud,
+from support import (create_function, environment_processes, invoke_json, runtime_pid, log_tail, report_line, start_cloud,
                      wait_until)
 
 SETTINGS = Settings()
@@ -38,7 +38,7 @@ def handler(event, context):
     for i in range(event.get('loop', 0)):
         n += i
     signal.signal(signal.SIGCONT, signal.SIG_DFL)
-    return {'continues': len(continues), 'pid': os.getpid()}
+    return {'continues': len(continues), 'environment': os.environ['LAMBDALAB_ENVIRONMENT_ID']}
 """
 
 # The same count, during the module's own code: the Init phase.
@@ -291,7 +291,7 @@ def test_several_busy_environments_are_each_sliced(lam, role):
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(bodies) == 3 and len({body["pid"] for body in bodies}) == 3
+    assert len(bodies) == 3 and len({body["environment"] for body in bodies}) == 3
     assert all(body["continues"] > 0 for body in bodies)
 
 
@@ -315,7 +315,7 @@ def test_the_init_phase_is_not_sliced_by_default(lam, role):
 def test_an_idle_environment_stays_frozen_after_a_sliced_invoke(aws, lam, role):
     create_function(lam, "small", COUNTING, role, MemorySize=128)
     for _ in range(4):
-        pid = counting_invoke(lam, "small", loop=LOOP // 3)["pid"]
+        pid = runtime_pid(aws, counting_invoke(lam, "small", loop=LOOP // 3)["environment"])
         wait_for_state(pid, stopped=True)
         assert states_for(pid, 0.15) == {"T"}
 
@@ -379,8 +379,8 @@ def test_nothing_is_left_stopped_after_a_sliced_invoke_ends(unfrozen_cloud):
     create_function(lam, "small", COUNTING, role, MemorySize=128)
     for _ in range(4):
         body = counting_invoke(lam, "small", loop=LOOP // 3)
-        assert "T" not in states_for(body["pid"], 0.15)
-    assert [pid for pid, _ in environment_processes(unfrozen_cloud)] == [body["pid"]]
+        assert "T" not in states_for(runtime_pid(unfrozen_cloud, body["environment"]), 0.15)
+    assert {environment for _, environment in environment_processes(unfrozen_cloud)} == {body["environment"]}
 
 
 def test_the_init_phase_is_sliced_when_the_setting_says_so(unfrozen_cloud):
@@ -394,5 +394,5 @@ def test_the_setting_off_lets_a_128_mb_function_run_unsliced(unsliced_cloud):
     lam, role = fresh(unsliced_cloud)
     create_function(lam, "small", COUNTING, role, MemorySize=128)
     assert counting_invoke(lam, "small", loop=LOOP)["continues"] == 0
-    pid = counting_invoke(lam, "small")["pid"]
+    pid = runtime_pid(unsliced_cloud, counting_invoke(lam, "small")["environment"])
     wait_for_state(pid, stopped=True)  # idle environments are still frozen

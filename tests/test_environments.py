@@ -27,6 +27,7 @@ def handler(event, context):
     with open('/tmp/state.txt', 'a') as f:
         f.write(context.aws_request_id + '\\n')
     return {'count': STARTED, 'had_file': had_file, 'pid': os.getpid(), 'stream': context.log_stream_name,
+            'environment': os.environ['LAMBDALAB_ENVIRONMENT_ID'],
             'lines': open('/tmp/state.txt').read().count('\\n')}
 """
 
@@ -122,7 +123,7 @@ def test_concurrent_invokes_get_separate_environments_with_separate_tmp(aws, lam
         assert not isinstance(result, Exception), result
     bodies = [body for _, body in results]
     assert all(body["arrived"] >= 3 for body in bodies), bodies  # all three ran at the same time
-    assert len({body["pid"] for body in bodies}) == 3
+    assert len({body["stream"] for body in bodies}) == 3
     assert len({body["stream"] for body in bodies}) == 3
     for (response, body) in results:
         assert body["request_id"] == request_id(response)
@@ -159,7 +160,7 @@ def test_update_function_code_gives_a_new_environment(aws, lam, role):
     assert is_cold(response)
     assert after["count"] == 1
     assert after["stream"] != before["stream"]
-    assert after["pid"] != before["pid"]
+    assert after["environment"] != before["environment"]
     assert after["had_file"] is False  # a new environment has a new /tmp
     listed = environments_of(aws, "stateful")
     assert len(listed) == 1 and listed[0]["id"] != old[0]["id"]

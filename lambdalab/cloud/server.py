@@ -14,6 +14,7 @@ import os
 import resource
 import secrets
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -95,7 +96,9 @@ class LocalCloud:
         self.meter = Meter(self.clock)
         self.history = InvocationHistory()
         sinks = EngineSinks(logs=CloudWatchLogsSink(), credentials=_role_credentials)
-        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint, self.clock, sinks)
+        self.engine = LambdaEngine(self.settings, self.root / "cloud", self.endpoint, self.clock, sinks,
+                                   serve_cloud=self._serve_from_sandbox)
+        print(self.engine.services.sandbox.log_line(), flush=True)
         self.metrics = LambdaMetrics(self.clock, self.engine.concurrency)
         sinks.on_invocation += [self.history.record, self.meter.record, self.metrics.record]
         sinks.on_throttle.append(self.metrics.record_throttle)
@@ -160,6 +163,10 @@ class LocalCloud:
                 self._server.shutdown()
                 return
 
+    def _serve_from_sandbox(self, connection: socket.socket) -> None:
+        """A sealed function's SDK call, on the door its sandbox handed over: served as any other."""
+        self._server.process_request(connection, ("127.0.0.1", 0))
+
     def start_in_thread(self) -> "LocalCloud":
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                          name="local-cloud", daemon=True).start()
@@ -218,6 +225,7 @@ class LocalCloud:
 
     def _status(self, _: AdminRequest) -> dict:
         return {"endpoint": self.endpoint, "pid": os.getpid(), "environments": len(self.engine.pool.environments()),
+                "sandbox": self.engine.services.sandbox.mode,
                 "concurrent_executions": self.engine.concurrency.total()}
 
     def _environments(self, _: AdminRequest) -> list[dict]:
@@ -226,6 +234,7 @@ class LocalCloud:
         for environment, busy in self.engine.pool.environments():
             listed.append({
                 "id": environment.id, "function": environment.spec.name, "version": environment.spec.version,
+                "pid": environment.pid,  # the runtime's, as this machine numbers it (a sandbox numbers it 2)
                 "state": "busy" if busy else ("warm" if environment.pid else "cold"),
                 "invokes": environment.invokes, "cold_starts": environment.cold_starts,
                 "age_s": round(now - environment.created_at, 3),

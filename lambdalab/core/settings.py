@@ -51,7 +51,9 @@ class Settings:
     # How often a busy environment's /tmp is measured (walking a directory costs more).
     tmp_watch_interval_s: float = 0.2
     freeze_idle_environments: bool = True
-    isolate_tmp_with_mount_namespace: bool = True
+    # Each environment sealed in namespaces of its own (engine/sandbox.py): "auto" where the kernel
+    # allows them, else process groups; "namespaces" insists; "process-group" never seals.
+    sandbox: str = "auto"
 
     # CPU share (engine/cpu_share.py): CPU time in proportion to memory, 1 vCPU per 1,769 MB.
     cpu_share: bool = True
@@ -89,7 +91,9 @@ class Settings:
             if raw is None:
                 continue
             default = field.default
-            if isinstance(default, bool):
+            if isinstance(default, str):
+                overrides[field.name] = raw.strip()
+            elif isinstance(default, bool):
                 overrides[field.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif isinstance(default, int):
                 overrides[field.name] = int(raw)

@@ -44,6 +44,7 @@ import signal
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,15 +176,24 @@ class CpuBudget:
 class GroupStops:
     """Who holds an environment's process group stopped; it runs only when nobody does."""
 
-    def __init__(self, pgid: int) -> None:
+    def __init__(self, pgid: int, escaped: Callable[[], list[int]] = list) -> None:
         self.pgid = pgid
+        self._escaped = escaped  # the environment's processes outside the group (setsid): one by one
         self._lock = threading.Lock()
         self._reasons: set[str] = set()
+
+    def _send(self, signum: int) -> None:
+        processes.kill_group(self.pgid, signum)
+        for pid in self._escaped():
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def hold(self, reason: str) -> None:
         with self._lock:
             if not self._reasons:
-                processes.kill_group(self.pgid, signal.SIGSTOP)
+                self._send(signal.SIGSTOP)
             self._reasons.add(reason)
 
     def release(self, reason: str) -> None:
@@ -192,7 +202,7 @@ class GroupStops:
                 return
             self._reasons.discard(reason)
             if not self._reasons:
-                processes.kill_group(self.pgid, signal.SIGCONT)
+                self._send(signal.SIGCONT)
 
     def held(self, reason: str) -> bool:
         return reason in self._reasons
@@ -231,15 +241,6 @@ def reaped_children_ns(pid: int) -> int:
         return 0
 
 
-def _descendants(pid: int) -> list[int]:
-    found, stack = [], [pid]
-    while stack:
-        children = processes.child_pids(stack.pop())
-        found += children
-        stack += children
-    return found
-
-
 class GroupCpuClock:
     """CPU-seconds an environment's runtime and its child processes used since this clock was made.
 
@@ -260,7 +261,7 @@ class GroupCpuClock:
     def _total_ns(self, now: float) -> int:
         if now - self._family_seen_at >= FAMILY_REFRESH_S:
             self._family_seen_at = now
-            self._children = _descendants(self.pid)
+            self._children = processes.descendants(self.pid)
             self._reaped_ns = reaped_children_ns(self.pid)
         total = (process_cpu_ns(self.pid) or 0) + self._reaped_ns
         for child in self._children:

@@ -12,6 +12,7 @@ import enum
 import json
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -19,11 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from ..core.clock import CloudClock
 from ..core.settings import MB, Settings
 from ..records.logs import LogLine
-from . import cpu_share, errors, processes
+from . import cpu_share, errors, processes, sandbox
+from .acceptor import Acceptor
 from .errors import FunctionFailure
 from .output import OutputCollector, OutputStream
 from .package import PackageError, Workspace
@@ -68,8 +71,17 @@ class EnvironmentServices:
     watcher: Watcher
     cloud_endpoint: str
     runtime_site: Path | None
-    use_mount_namespace: bool
+    sandbox: sandbox.SandboxChoice
+    acceptor: Acceptor  # accepts on every environment's Runtime API (and, sealed, cloud door)
+    # Serves the cloud's AWS endpoint on a connection from inside a sandbox; None: the door stays shut.
+    serve_cloud: Callable[[socket.socket], None] | None
     clock: CloudClock  # idle time is measured on the cloud's clock, virtual or real
+
+
+class StartFailed(Exception):
+    """The environment's processes could not be started; nothing of the attempt is left behind."""
+
+    error_type = "Runtime.Unavailable"
 
 
 class ExecutionEnvironment:
@@ -88,7 +100,12 @@ class ExecutionEnvironment:
         self._settings = services.settings
         self._credentials = credentials
         self._lock = threading.Lock()
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen | None = None  # the launcher: its exit status is the runtime's
+        self._runtime_pid: int | None = None  # the runtime itself (in a sandbox, inside the launcher's)
+        self._init_pid: int | None = None  # a sandbox's pid 1: every process of it descends from this one
+        self._cloud_door: socket.socket | None = None
+        self.has_family = False  # the watcher saw processes beyond the runtime (children, daemons)
+        self.shm_bytes = 0  # what the mapped /dev/shm holds, measured with /tmp
         self._api: RuntimeApi | None = None
         self._output: OutputStream | None = None
         self._failure: FunctionFailure | None = None
@@ -97,13 +114,29 @@ class ExecutionEnvironment:
         self._stops: cpu_share.GroupStops | None = None  # frozen when idle, or out of CPU share
         self._dir = services.workspace.environment_dir(self.id)
         self.tmp_dir = self._dir / "tmp"
+        # Without a sandbox, /dev/shm is mapped here (Python runtime) and counted as memory, as a
+        # sandbox's own /dev/shm, which is a tmpfs the size of the function's memory.
+        self.shm_dir: Path | None = None if services.sandbox.sealed else self._dir / "shm"
+        if self.shm_dir is not None:
+            self.shm_dir.mkdir(exist_ok=True)
         self.task_root: Path | None = None
 
     # --- what the watcher needs -----------------------------------------------------------
 
     @property
     def pid(self) -> int | None:
+        """The runtime's process: what memory and CPU are measured on."""
+        return self._runtime_pid if self._process else None
+
+    @property
+    def launcher_pid(self) -> int | None:
+        """The process the engine started: the cloud's child, whose exit status is the runtime's."""
         return self._process.pid if self._process else None
+
+    @property
+    def family_root(self) -> int | None:
+        """Every process of the environment but the runtime descends from this one."""
+        return (self._init_pid or self._runtime_pid) if self._process else None
 
     @property
     def stops(self) -> "cpu_share.GroupStops | None":
@@ -114,7 +147,7 @@ class ExecutionEnvironment:
         if self._failure is None:
             self._failure = failure
         if self._process is not None:
-            processes.kill_group(self._process.pid)
+            self._kill()
         self._wake.set()
         invocation = self._invocation
         if invocation is not None:
@@ -176,7 +209,7 @@ class ExecutionEnvironment:
         timed_out = False
         if not settled and failure is None:
             timed_out = True
-            processes.kill_group(self._process.pid)
+            self._kill()
             failure = errors.timed_out(invocation.request_id, self.spec.timeout_s)
             duration_ms = self.spec.timeout_s * 1000.0
         reply = invocation.reply
@@ -217,9 +250,9 @@ class ExecutionEnvironment:
         started = time.monotonic()
         try:
             description = self._start_process()
-        except (RuntimeUnavailable, PackageError) as exc:
-            return (errors.FunctionFailure(str(exc), exc.error_type if isinstance(exc, RuntimeUnavailable)
-                                           else "Runtime.InvalidPackage", stack_trace=[]), None, [], 0.0)
+        except (RuntimeUnavailable, PackageError, StartFailed) as exc:
+            return (errors.FunctionFailure(str(exc), "Runtime.InvalidPackage" if isinstance(exc, PackageError)
+                                           else exc.error_type, stack_trace=[]), None, [], 0.0)
         header = LogLine(int(time.time() * 1000),
                          f"INIT_START Runtime Version: {self.spec.runtime}.lambdalab\t"
                          f"Runtime Version ARN: arn:aws:lambda:{self.spec.region}::runtime:lambdalab-local "
@@ -235,7 +268,7 @@ class ExecutionEnvironment:
                 self._failure = errors.runtime_exited(invocation.request_id, code)
                 break
             if time.monotonic() - started > limit:
-                processes.kill_group(self._process.pid)
+                self._kill()
                 self._failure = errors.timed_out(invocation.request_id, self.spec.timeout_s)
                 break
             self._wake.wait(0.02)
@@ -255,36 +288,107 @@ class ExecutionEnvironment:
         return None, init_ms, header_lines + init_lines, overrun
 
     def _start_process(self) -> str:
-        spec, workspace = self.spec, self._services.workspace
+        spec, workspace, services = self.spec, self._services.workspace, self._services
         self.task_root = workspace.code_dir(spec)
         opt_dir = workspace.opt_dir(spec.layers) if spec.layers else None
-        launch = launch_for(spec.runtime, self.task_root, opt_dir, spec.memory_mb, workspace.root / "runtime-cache")
-        self._api = RuntimeApi(self._settings.sync_payload_max_bytes, on_activity=self._wake.set,
-                               on_idle=self._freeze, before_delivery=self._thaw)
+        cache_dir = workspace.root / "runtime-cache"
+        launch = launch_for(spec.runtime, self.task_root, opt_dir, spec.memory_mb, cache_dir)
+        sealed = services.sandbox.sealed
+        command = launch.command
+        places = sandbox.placed(self.task_root, opt_dir, services.runtime_site, cache_dir)
+        if sealed:
+            command = sandbox.inside_paths(command, places)
+        self._api = RuntimeApi(self._settings.sync_payload_max_bytes, services.acceptor, sealed,
+                               on_activity=self._wake.set, on_idle=self._freeze, before_delivery=self._thaw)
+        variables = self._environment_variables(opt_dir)
+        ours = theirs = None
+        pass_fds: tuple[int, ...] = ()
+        if sealed:
+            ours, theirs = socket.socketpair()
+            pass_fds = (theirs.fileno(),)
+            variables["LAMBDALAB_SANDBOX_FD"] = str(theirs.fileno())
+            variables["LAMBDALAB_SANDBOX_PLAN"] = self._sandbox_plan(places, launch.command).to_json()
         read_fd, write_fd = os.pipe()
         try:
-            self._process = self._services.spawner.popen(
-                interpreter_command() + launch.command,
-                cwd=str(self.task_root),
-                env=self._environment_variables(opt_dir),
-                stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,
-                close_fds=True,
-            )
+            self._process = services.spawner.popen(
+                interpreter_command() + ["--parent", str(os.getpid())] + command,
+                cwd=str(self.task_root), env=variables, stdin=subprocess.DEVNULL,
+                stdout=write_fd, stderr=write_fd, start_new_session=True, close_fds=True, pass_fds=pass_fds)
+        except (OSError, ValueError, TypeError, subprocess.SubprocessError) as exc:
+            os.close(read_fd)
+            self._abandon_start(ours)
+            raise StartFailed(f"the execution environment could not start: {exc}") from None
         finally:
             os.close(write_fd)
-        self._stops = cpu_share.GroupStops(self._process.pid)
+            if theirs is not None:
+                theirs.close()
+        self._runtime_pid = self._process.pid
         self._output = OutputStream(read_fd, self._settings.max_log_bytes_per_invoke)
         self._services.collector.attach(self._output)
-        return launch.description
+        if sealed:
+            self._enter_sandbox(ours)
+        self._stops = cpu_share.GroupStops(self._process.pid, self._escaped_pids)
+        return launch.description + ("" if sealed else "; no sandbox: " + (services.sandbox.reason or "process group"))
+
+    def _sandbox_plan(self, places: list[tuple[str, str]], command: list[str]) -> sandbox.SandboxPlan:
+        root = self._dir / "root"
+        root.mkdir(exist_ok=True)
+        executable = next((argument for argument in command if argument.startswith("/")), None)
+        paths = sandbox.runtime_paths(self._services.runtime_site, executable)
+        port = int(self._services.cloud_endpoint.rsplit(":", 1)[1])
+        return sandbox.SandboxPlan(str(root), str(self.tmp_dir), port, self.spec.memory_mb * MB,
+                                   sandbox.plan_binds(paths, places))
+
+    def _enter_sandbox(self, control: socket.socket) -> None:
+        """Take the two listening sockets the sandbox hands over, and find its init and runtime."""
+        control.settimeout(self._settings.init_timeout_s)
+        try:
+            answer, fds = sandbox.receive(control)
+        except OSError as exc:
+            answer, fds = {"error": f"sandbox: no answer from the launcher ({exc})"}, []
+        finally:
+            control.close()
+        if answer.get("error") or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            self._stop_process()
+            raise StartFailed(f"the execution environment could not be sealed: {answer.get('error', 'no sockets')}")
+        runtime_api, cloud_door = (socket.socket(fileno=fd) for fd in fds)
+        self._api.serve(runtime_api)
+        self._cloud_door = cloud_door
+        if self._services.serve_cloud is not None:
+            self._services.acceptor.add(cloud_door, self._services.serve_cloud)
+        self._init_pid = next(iter(processes.child_pids(self._process.pid)), None)
+        if self._init_pid is not None:
+            self._runtime_pid = next(iter(processes.child_pids(self._init_pid)), self._process.pid)
+
+    def _abandon_start(self, control: socket.socket | None) -> None:
+        if control is not None:
+            control.close()
+        api, self._api = self._api, None
+        if api is not None:
+            api.close()
+
+    def _escaped_pids(self) -> list[int]:
+        """Processes of this environment outside its process group (setsid): stopped and ended one by one."""
+        root = self.family_root
+        if root is None or self._process is None or not self.has_family:
+            return []
+        return processes.escaped_from_group(root, self._process.pid)
+
+    def _kill(self) -> None:
+        if self._process is None:
+            return
+        if self._init_pid is None:  # no sandbox whose end ends everything: end the escaped ones too
+            processes.kill_tree(self._runtime_pid or self._process.pid)
+        processes.kill_group(self._process.pid)
 
     def _environment_variables(self, opt_dir: Path | None) -> dict[str, str]:
         spec = self.spec
-        variables = dict(spec.environment)
+        sealed = self._services.sandbox.sealed
+        variables = {str(name): str(value) for name, value in spec.environment.items()}
         variables.update({
-            "_HANDLER": spec.handler,
+            "_HANDLER": str(spec.handler),
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
@@ -295,7 +399,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
             "AWS_LAMBDA_RUNTIME_API": self._api.address,
-            "LAMBDA_TASK_ROOT": str(self.task_root),
+            "LAMBDA_TASK_ROOT": sandbox.TASK_ROOT if sealed else str(self.task_root),
             "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parent / "runtimes"),
             "TZ": ":UTC",
             "LANG": "en_US.UTF-8",
@@ -304,17 +408,22 @@ class ExecutionEnvironment:
             "AWS_ENDPOINT_URL": self._services.cloud_endpoint,
             "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "LAMBDALAB_CLOUD_PID": str(os.getpid()),
             "LAMBDALAB_ENVIRONMENT_ID": self.id,
-            "LAMBDALAB_TMP_DIR": str(self.tmp_dir),
             "LAMBDALAB_MAX_OPEN_FILES": str(self._settings.max_open_files),
-            "LAMBDALAB_MOUNT_NAMESPACE": "1" if self._services.use_mount_namespace else "0",
+            "LAMBDALAB_MAX_PROCESSES": str(self._settings.max_processes),
         })
         variables.update(self._credentials)
-        if opt_dir is not None:
-            variables["LAMBDALAB_OPT_DIR"] = str(opt_dir)
+        if sealed:
+            variables["LAMBDALAB_TMP_MOUNTED"] = "1"
+            if opt_dir is not None:
+                variables["LAMBDALAB_OPT_MOUNTED"] = "1"
+        else:
+            variables["LAMBDALAB_TMP_DIR"] = str(self.tmp_dir)
+            variables["LAMBDALAB_SHM_DIR"] = str(self.shm_dir)
+            if opt_dir is not None:
+                variables["LAMBDALAB_OPT_DIR"] = str(opt_dir)
         if self._services.runtime_site is not None:
-            variables["LAMBDALAB_RUNTIME_SITE"] = str(self._services.runtime_site)
+            variables["LAMBDALAB_RUNTIME_SITE"] = sandbox.RUNTIME_SITE if sealed else str(self._services.runtime_site)
         return variables
 
     def _take_output(self) -> tuple[list[LogLine], int]:
@@ -323,8 +432,8 @@ class ExecutionEnvironment:
         return self._output.take()
 
     def _memory_mb(self) -> int:
-        if self._process is not None:
-            self.max_memory_bytes = max(self.max_memory_bytes, processes.peak_resident_bytes(self._process.pid))
+        if self._process is not None and self._runtime_pid is not None:
+            self.max_memory_bytes = max(self.max_memory_bytes, processes.peak_resident_bytes(self._runtime_pid))
         return max(1, round(self.max_memory_bytes / MB))
 
     def note_memory(self, resident: int) -> None:
@@ -340,11 +449,16 @@ class ExecutionEnvironment:
             self._stops.release(cpu_share.FROZEN)
 
     def _stop_process(self) -> None:
-        process, api, output = self._process, self._api, self._output
-        self._process = self._api = self._output = None
+        if self._process is not None:
+            self._kill()
+        process, api, output, door = self._process, self._api, self._output, self._cloud_door
+        self._process = self._api = self._output = self._cloud_door = None
+        self._runtime_pid = self._init_pid = None
         self._stops = None
+        self.has_family = False
+        if door is not None:
+            self._services.acceptor.remove(door)
         if process is not None:
-            processes.kill_group(process.pid)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -355,8 +469,12 @@ class ExecutionEnvironment:
             self._services.collector.detach(output)
 
     def _reset(self) -> None:
-        """After a timeout or crash the runtime starts again on the next invoke; /tmp stays."""
+        """After a timeout or crash the runtime starts again on the next invoke; /tmp stays, /dev/shm
+        (memory, on AWS as in a sandbox) does not."""
         self._stop_process()
+        if self.shm_dir is not None:
+            _empty_directory(self.shm_dir)
+            self.shm_bytes = 0
         self.phase = Phase.IDLE
         self.max_memory_bytes = 0
 

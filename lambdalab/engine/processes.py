@@ -1,7 +1,9 @@
 """Processes of execution environments: starting them, measuring them, ending them.
 
 No cgroups are assumed (Binder has none), so an environment is a process group in a session
-of its own, measured through /proc and ended with one killpg.
+of its own (sealed in namespaces where the kernel allows: sandbox.py), measured through /proc
+over every process below it, and ended with one killpg (and, without a sandbox, one by one
+for what left the group).
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ def resident_bytes(pid: int) -> int:
         return 0
 
 
+def threads_and_resident(pid: int) -> tuple[int, int]:
+    """(threads, resident bytes) of one process, from one read of /proc/<pid>/stat."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[17]), int(fields[21]) * PAGE_SIZE
+    except (TypeError, IndexError, ValueError):
+        return 0, 0
+
+
 def peak_resident_bytes(pid: int) -> int:
     """VmHWM: the highest resident set the process ever had, so short spikes are not missed."""
     try:
@@ -97,28 +108,73 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def process_groups(pgids: set[int]) -> dict[int, tuple[int, int]]:
-    """For each wanted process group: (number of processes, resident bytes), in one /proc pass."""
-    totals: dict[int, list[int]] = {pgid: [0, 0] for pgid in pgids}
-    if not pgids:
-        return {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+def descendants(pid: int) -> list[int]:
+    """Every process below pid, children first (a child belongs to the thread that forked it)."""
+    found, stack = [], [pid]
+    while stack:
+        children = child_pids(stack.pop())
+        found += children
+        stack += children
+    return found
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2:].split()
+
+
+def tree_totals(root: int, include_root: bool) -> tuple[int, int]:
+    """(threads, resident bytes) of every process below root, and of root itself if asked.
+
+    Threads, not processes: AWS's limit of 1,024 counts both, as the kernel's RLIMIT_NPROC does.
+    A sandbox's init is not counted (AWS's own init is not the function's either).
+    """
+    threads = resident = 0
+    for pid in ([root] if include_root else []) + descendants(root):
+        fields = _stat_fields(pid)
+        if fields is None or fields[0] == b"Z":
             continue
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        try:
-            pgid = int(fields[2])
+            threads += int(fields[17])
+            resident += int(fields[21]) * PAGE_SIZE
         except (IndexError, ValueError):
             continue
-        if pgid in totals:
-            totals[pgid][0] += 1
-            totals[pgid][1] += int(fields[21]) * PAGE_SIZE
-    return {pgid: (count, rss) for pgid, (count, rss) in totals.items()}
+    return threads, resident
+
+
+def escaped_from_group(root: int, pgid: int) -> list[int]:
+    """Processes below root that left process group pgid (setsid, setpgid): a killpg misses them."""
+    escaped = []
+    for pid in descendants(root):
+        fields = _stat_fields(pid)
+        if fields is not None and len(fields) > 2 and fields[2] != str(pgid).encode():
+            escaped.append(pid)
+    return escaped
+
+
+def kill_tree(root: int) -> None:
+    """Stop, then kill, root and everything below it, however it left its group.
+
+    Stopped first, all of them, so that none forks a replacement while the others are killed;
+    twice, for what was being born during the first pass.
+    """
+    for _ in range(2):
+        family = [root] + descendants(root)
+        for pid in family:
+            _signal(pid, signal.SIGSTOP)
+        for pid in family:
+            _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def directory_bytes(path: Path, stop_above: int | None = None) -> int:

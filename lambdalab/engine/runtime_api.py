@@ -3,15 +3,15 @@
 The runtime process inside the environment polls ``GET /runtime/invocation/next``, runs the
 handler and posts the outcome back, exactly as on AWS: this is what lets any language's
 runtime (ours or a learner's own ``bootstrap``) run here. Each environment gets its own
-server on 127.0.0.1, so ``AWS_LAMBDA_RUNTIME_API`` is a plain host:port as on AWS.
+server, reachable by that environment alone (see RuntimeApi).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import queue
 import re
+import secrets
 import socket
 import threading
 import time
@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .acceptor import Acceptor
+
 API_PREFIX = "/2018-06-01"
+SANDBOX_ADDRESS = "127.0.0.1:9001"  # as on AWS
 _RESPONSE_PATH = re.compile(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$")
 
 
@@ -49,9 +52,16 @@ class Invocation:
 
 
 class RuntimeApi:
-    """The Runtime API endpoint of one environment; the engine feeds it invocations."""
+    """The Runtime API endpoint of one environment; the engine feeds it invocations.
 
-    def __init__(self, response_limit_bytes: int, on_activity: "Callable[[], None] | None" = None,
+    Private to its environment either way: in a sandbox it is served on a socket only the
+    sandbox's loopback reaches (its listener is handed over by the launcher, see serve()); without
+    one, on a port of the machine's loopback whose every path must start with a secret that only
+    the environment is given (AWS_LAMBDA_RUNTIME_API is then ``127.0.0.1:PORT/SECRET``).
+    """
+
+    def __init__(self, response_limit_bytes: int, acceptor: Acceptor, sealed: bool,
+                 on_activity: "Callable[[], None] | None" = None,
                  on_idle: "Callable[[], None] | None" = None,
                  before_delivery: "Callable[[], None] | None" = None) -> None:
         self._events: queue.Queue[Invocation | None] = queue.Queue()
@@ -71,27 +81,28 @@ class RuntimeApi:
         self.init_error: RuntimeReply | None = None
         self._closed = False
         self._on_activity = on_activity or (lambda: None)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._acceptor = acceptor
+        self._server = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=not sealed)
         self._server.api = self
-        self._thread = threading.Thread(target=self._accept_loop, name="runtime-api", daemon=True)
-        self._thread.start()
+        self.secret_prefix = "" if sealed else "/" + secrets.token_urlsafe(24)
+        self._listener: socket.socket | None = None
+        if not sealed:
+            self.serve(self._server.socket)
 
-    def _accept_loop(self) -> None:
-        """Blocks in accept() instead of polling, so a thousand idle environments cost nothing."""
-        while not self._closed:
-            try:
-                connection, address = self._server.socket.accept()
-            except OSError as error:
-                if self._closed or error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    return
-                time.sleep(0.05)  # out of descriptors for a moment: the runtime's connection waits, not dies
-                continue
-            self._server.process_request(connection, address)
+    def serve(self, listener: socket.socket) -> None:
+        """Answer the runtime's connections on listener (in a sandbox: the one its launcher handed over)."""
+        self._listener = listener
+        self._acceptor.add(listener, self._connected)
+
+    def _connected(self, connection: socket.socket) -> None:
+        self._server.process_request(connection, ("127.0.0.1", 0))
 
     @property
     def address(self) -> str:
+        if not self.secret_prefix:
+            return SANDBOX_ADDRESS
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host}:{port}{self.secret_prefix}"
 
     def deliver(self, invocation: Invocation) -> None:
         with self._handover:
@@ -102,10 +113,8 @@ class RuntimeApi:
     def close(self) -> None:
         self._closed = True
         self._events.put(None)
-        try:
-            self._server.socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
-        except OSError:
-            pass
+        if self._listener is not None:
+            self._acceptor.remove(self._listener)
         self._server.server_close()
 
     # Called from the HTTP handler threads.
@@ -171,8 +180,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _own_path(self) -> str | None:
+        """The request's path without the environment's secret; None (and a 403 sent) if it lacks it."""
+        prefix = self.server.api.secret_prefix
+        if self.path.startswith(prefix + "/"):
+            return self.path[len(prefix):]
+        self.close_connection = True
+        self._send(403, b'{"errorMessage":"not this environment\'s Runtime API","errorType":"AccessDenied"}')
+        return None
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path != f"{API_PREFIX}/runtime/invocation/next":
+        path = self._own_path()
+        if path is None:
+            return
+        if path != f"{API_PREFIX}/runtime/invocation/next":
             self._send(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
             return
         invocation = self.server.api._next()
@@ -193,13 +214,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, invocation.payload, headers)
 
     def do_POST(self) -> None:  # noqa: N802
+        path = self._own_path()
+        if path is None:
+            return
         body = self._body()
         api = self.server.api
-        if self.path == f"{API_PREFIX}/runtime/init/error":
+        if path == f"{API_PREFIX}/runtime/init/error":
             api._init_failed(RuntimeReply(False, body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
             self._send(202, b'{"status":"OK"}')
             return
-        match = _RESPONSE_PATH.match(self.path)
+        match = _RESPONSE_PATH.match(path)
         if not match:
             self._send(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
             return

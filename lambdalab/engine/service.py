@@ -8,8 +8,10 @@ lines, one InvocationRecord per invocation) go to the sinks the cloud hands it.
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from ..core.settings import Settings
 from ..records import logs, pricing
 from ..records.invocations import InvocationRecord
 from ..records.logs import LogLine
-from . import processes
+from . import processes, sandbox
+from .acceptor import Acceptor
 from .concurrency import ConcurrencyCounter, Throttle
 from .environment import EnvironmentResult, EnvironmentServices, ExecutionEnvironment
 from .output import OutputCollector
@@ -45,13 +48,17 @@ class InvokeOutcome:
 
 class LambdaEngine:
     def __init__(self, settings: Settings, workspace_root: Path, cloud_endpoint: str,
-                 clock: CloudClock | None = None, sinks: EngineSinks | None = None) -> None:
+                 clock: CloudClock | None = None, sinks: EngineSinks | None = None,
+                 serve_cloud: Callable[[socket.socket], None] | None = None) -> None:
+        """serve_cloud answers a connection made inside a sandbox to the cloud's endpoint (the cloud's
+        HTTP server does); without it, sealed functions reach no AWS API."""
         self.settings = settings
         self.clock = clock or CloudClock()
         self.sinks = sinks or EngineSinks()
         self.workspace = Workspace(workspace_root)
         self.concurrency = ConcurrencyCounter(settings.account_concurrency)
         processes.become_subreaper()
+        self.acceptor = Acceptor()
         self.watcher = Watcher(settings, self._housekeeping)
         self.services = EnvironmentServices(
             settings=settings,
@@ -61,7 +68,9 @@ class LambdaEngine:
             watcher=self.watcher,
             cloud_endpoint=cloud_endpoint,
             runtime_site=sdk_site(workspace_root / "runtime-site"),
-            use_mount_namespace=settings.isolate_tmp_with_mount_namespace,
+            sandbox=sandbox.choose(settings.sandbox, workspace_root / "sandbox-probe", _port(cloud_endpoint)),
+            acceptor=self.acceptor,
+            serve_cloud=serve_cloud,
             clock=self.clock,
         )
         self.clock.add_time_listener(self._reclaim_idle)
@@ -155,7 +164,7 @@ class LambdaEngine:
 
     def _housekeeping(self) -> None:
         self._reclaim_idle(self.clock.now())
-        known = {e.pid for e, _ in self.pool.environments() if e.pid is not None}
+        known = {e.launcher_pid for e, _ in self.pool.environments() if e.launcher_pid is not None}
         processes.sweep_orphans(known)
 
     def function_changed(self, function_arn: str) -> None:
@@ -165,7 +174,8 @@ class LambdaEngine:
     def reset(self) -> None:
         """Every environment ends; the account is about to be emptied."""
         self.pool.shutdown_all()
-        processes.sweep_orphans({e.pid for e, _ in self.pool.environments() if e.pid is not None}, min_age_s=0.0)
+        processes.sweep_orphans({e.launcher_pid for e, _ in self.pool.environments() if e.launcher_pid is not None},
+                                min_age_s=0.0)
         self.concurrency.clear_reserved()
         self.workspace.clear()
 
@@ -173,6 +183,11 @@ class LambdaEngine:
         self.watcher.stop()
         self.pool.shutdown_all()
         processes.sweep_orphans(set(), min_age_s=0.0)
+        self.acceptor.stop()
+
+
+def _port(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1].split("/", 1)[0])
 
 
 def _trace_id(epoch: float) -> str:

@@ -23,7 +23,6 @@ class Watcher:
         self.cpu_share = CpuShare(settings)  # busy environments also get their share of CPU, no more
         self._lock = threading.Lock()
         self._watched: dict[int, object] = {}
-        self._with_children: set[int] = set()
         self._last_tmp_check = 0.0
         self._last_housekeeping = 0.0
         self._wake = threading.Event()
@@ -40,7 +39,6 @@ class Watcher:
     def unwatch(self, environment: object) -> None:
         with self._lock:
             self._watched.pop(id(environment), None)
-            self._with_children.discard(id(environment))
         self.cpu_share.unwatch(environment)
 
     def stop(self) -> None:
@@ -73,15 +71,10 @@ class Watcher:
 
     def _check(self, environments: list, tick: int) -> None:
         settings = self._settings
-        groups: dict[int, tuple[int, int]] = {}
         if tick % 10 == 0:
             for environment in environments:
-                pid = environment.pid
-                if pid is not None and processes.child_pids(pid):
-                    self._with_children.add(id(environment))
-        family = [e for e in environments if id(e) in self._with_children and e.pid is not None]
-        if family:
-            groups = processes.process_groups({e.pid for e in family})
+                if not environment.has_family and _has_family(environment):
+                    environment.has_family = True
         now = time.monotonic()
         check_tmp = now - self._last_tmp_check >= settings.tmp_watch_interval_s
         if check_tmp:
@@ -94,11 +87,18 @@ class Watcher:
             if code is not None:
                 environment.fail(errors.runtime_exited(environment.current_request_id, code))
                 continue
-            count, resident = groups.get(pid, (1, processes.resident_bytes(pid)))
+            if environment.has_family and environment.family_root is not None:
+                root = environment.family_root
+                threads, resident = processes.tree_totals(root, include_root=root == pid)
+            else:
+                threads, resident = processes.threads_and_resident(pid)
+            if environment.shm_dir is not None and check_tmp:
+                environment.shm_bytes = processes.directory_bytes(environment.shm_dir)
+            resident += environment.shm_bytes
             environment.note_memory(resident)
             if resident > environment.spec.memory_mb * MB:
                 environment.fail(errors.out_of_memory(environment.current_request_id))
-            elif count > settings.max_processes:
+            elif threads > settings.max_processes:
                 environment.fail(errors.runtime_exited(environment.current_request_id, -9))
             elif check_tmp:
                 limit = environment.spec.ephemeral_storage_mb * MB
@@ -106,3 +106,12 @@ class Watcher:
                 if used > limit:
                     environment.fail(errors.ephemeral_storage_full(
                         environment.current_request_id, used / MB, environment.spec.ephemeral_storage_mb))
+
+
+def _has_family(environment: object) -> bool:
+    """More processes than the runtime: children of it, or orphans its sandbox's init adopted."""
+    root, pid = environment.family_root, environment.pid
+    if root is None:
+        return False
+    children = processes.child_pids(root)
+    return len(children) > (1 if root != pid else 0) or (root != pid and bool(processes.child_pids(pid)))

@@ -11,7 +11,7 @@ import _socket as socket  # the C module is all a client needs; the socket modul
 import sys
 import time
 
-RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]  # host:port, and a secret path without a sandbox
 _request_id_for_logs = None
 
 
@@ -19,8 +19,11 @@ _request_id_for_logs = None
 
 class RuntimeClient:
     def __init__(self, address):
-        host, _, port = address.rpartition(":")
+        host_port, slash, secret = address.partition("/")
+        host, _, port = host_port.rpartition(":")
         self._address = (host, int(port))
+        self._host = host_port
+        self._prefix = slash + secret
         self._sock = None
         self._buffer = b""
 
@@ -34,7 +37,7 @@ class RuntimeClient:
     def request(self, method, path, body=b"", headers=None):
         if self._sock is None:
             self._connect()
-        lines = [f"{method} /2018-06-01{path} HTTP/1.1", f"Host: {RUNTIME_API}",
+        lines = [f"{method} {self._prefix}/2018-06-01{path} HTTP/1.1", f"Host: {self._host}",
                  f"Content-Length: {len(body)}"]
         for key, value in (headers or {}).items():
             lines.append(f"{key}: {value}")
@@ -250,11 +253,17 @@ def _map_tmp_paths():
     keep = tuple(path.rstrip("/") + "/" for path in own if path and path.startswith("/tmp/"))
     keep_bytes = tuple(path.encode() for path in keep)
 
+    shm = os.environ.get("LAMBDALAB_SHM_DIR")
+
     def mapped(path):
         if isinstance(path, str) and (path == "/tmp" or path.startswith("/tmp/")):
             return path if (path + "/").startswith(keep) else private + path[4:]
         if isinstance(path, bytes) and (path == b"/tmp" or path.startswith(b"/tmp/")):
             return path if (path + b"/").startswith(keep_bytes) else private.encode() + path[4:]
+        if shm and isinstance(path, str) and (path == "/dev/shm" or path.startswith("/dev/shm/")):
+            return shm + path[8:]  # the machine's /dev/shm would outlive the environment
+        if shm and isinstance(path, bytes) and (path == b"/dev/shm" or path.startswith(b"/dev/shm/")):
+            return shm.encode() + path[8:]
         return path
 
     def wrap(function):

@@ -11,7 +11,10 @@ const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
 
-const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+// host:port, and a secret path where the environment has no sandbox of its own.
+const [HOST_PORT, ...SECRET] = process.env.AWS_LAMBDA_RUNTIME_API.split('/');
+const [HOST, PORT] = HOST_PORT.split(':');
+const API_PREFIX = (SECRET.length ? '/' + SECRET.join('/') : '') + '/2018-06-01';
 const RUNTIME_ID = (process.env.AWS_EXECUTION_ENV || '').replace('AWS_Lambda_', '');
 const CALLBACKS_REMOVED = /^nodejs(\d+)/.test(RUNTIME_ID) && Number(RUNTIME_ID.match(/^nodejs(\d+)/)[1]) >= 24;
 const CALLBACK_REMOVED_MESSAGE =
@@ -26,7 +29,7 @@ function request(method, urlPath, body, headers) {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(body);
     const req = http.request({
-      host: HOST, port: Number(PORT), method, agent, path: '/2018-06-01' + urlPath,
+      host: HOST, port: Number(PORT), method, agent, path: API_PREFIX + urlPath,
       headers: Object.assign({ 'Content-Length': payload ? payload.length : 0 }, headers || {}),
     }, (res) => {
       const chunks = [];

@@ -18,6 +18,7 @@ module LambdaLabRuntime
   class Client
     def initialize
       uri = URI(API)
+      @prefix = uri.path  # a secret path where the environment has no sandbox of its own, then /2018-06-01
       @http = Net::HTTP.new(uri.host, uri.port)
       @http.read_timeout = nil
       @http.keep_alive_timeout = 3600
@@ -25,11 +26,11 @@ module LambdaLabRuntime
     end
 
     def next_invocation
-      @http.request(Net::HTTP::Get.new('/2018-06-01/runtime/invocation/next'))
+      @http.request(Net::HTTP::Get.new("#{@prefix}/runtime/invocation/next"))
     end
 
     def post(path, body, headers = {})
-      request = Net::HTTP::Post.new("/2018-06-01#{path}", { 'Content-Type' => 'application/json' }.merge(headers))
+      request = Net::HTTP::Post.new("#{@prefix}#{path}", { 'Content-Type' => 'application/json' }.merge(headers))
       request.body = body
       @http.request(request)
     end

@@ -310,14 +310,18 @@ public final class Bootstrap {
 
         private final String host;
         private final int port;
+        private final String prefix;  // a secret path where the environment has no sandbox of its own
         private Socket socket;
         private InputStream in;
         private OutputStream out;
 
         RuntimeClient(String address) {
-            int colon = address.lastIndexOf(':');
-            this.host = address.substring(0, colon);
-            this.port = Integer.parseInt(address.substring(colon + 1));
+            int slash = address.indexOf('/');
+            String hostPort = slash < 0 ? address : address.substring(0, slash);
+            this.prefix = slash < 0 ? "" : address.substring(slash);
+            int colon = hostPort.lastIndexOf(':');
+            this.host = hostPort.substring(0, colon);
+            this.port = Integer.parseInt(hostPort.substring(colon + 1));
         }
 
         Reply get(String path) throws IOException {
@@ -336,7 +340,7 @@ public final class Bootstrap {
                 out = socket.getOutputStream();
             }
             StringBuilder head = new StringBuilder();
-            head.append(method).append(" /2018-06-01").append(path).append(" HTTP/1.1\r\n");
+            head.append(method).append(' ').append(prefix).append("/2018-06-01").append(path).append(" HTTP/1.1\r\n");
             head.append("Host: ").append(host).append(':').append(port).append("\r\n");
             head.append("Content-Length: ").append(body.length).append("\r\n");
             if (errorType != null) {
