@@ -264,3 +264,33 @@ def zeros_zip(unzipped_bytes: int, name: str = "zeros.bin", extra: dict[str, str
                 member.write(piece)
                 left -= len(piece)
     return buffer.getvalue()
+
+
+# Invocations that wait, inside the function, until `expected` of them have arrived: only separate
+# environments can be served at once. They meet in the account's S3 (a sandboxed function reaches
+# the cloud, nothing else of the machine).
+RENDEZVOUS = """
+import os, time, boto3
+s3 = boto3.client('s3')
+def handler(event, context):
+    rid = context.aws_request_id
+    open('/tmp/' + rid, 'w').write(rid)
+    s3.put_object(Bucket='rendezvous', Key='arrived/' + rid, Body=b'')
+    deadline = time.time() + 25
+    arrived = 0
+    while time.time() < deadline:
+        arrived = s3.list_objects_v2(Bucket='rendezvous', Prefix='arrived/').get('KeyCount', 0)
+        if arrived >= event['expected']:
+            break
+        time.sleep(0.05)
+    time.sleep(event.get('linger', 0))
+    return {'pid': os.getpid(), 'stream': context.log_stream_name, 'tmp': sorted(os.listdir('/tmp')),
+            'arrived': arrived, 'request_id': rid}
+"""
+
+
+def rendezvous_role(iam) -> str:
+    return create_role(iam, "rendezvous-role", inline={
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"], "Resource": "*"}],
+    })

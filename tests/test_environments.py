@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from support import (assert_no_leaked_processes, assert_no_processes_after_reset, create_function, create_role,
-                     environment_processes, invoke_json, log_tail, make_zip, report_line, request_id, start_cloud,
-                     wait_until)
+from support import (RENDEZVOUS, assert_no_leaked_processes, assert_no_processes_after_reset, create_function,
+                     create_role, environment_processes, invoke_json, log_tail, make_zip, rendezvous_role, report_line,
+                     request_id, start_cloud, wait_until)
 
 ISO_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
@@ -68,33 +68,6 @@ def test_the_init_phase_runs_once_per_environment(aws, lam, role):
     assert "INIT_START" in log_tail(first)
     assert "initializing" not in log_tail(second)
     assert "INIT_START" not in log_tail(second)
-
-
-RENDEZVOUS = """
-import os, time, boto3
-s3 = boto3.client('s3')
-def handler(event, context):
-    rid = context.aws_request_id
-    open('/tmp/' + rid, 'w').write(rid)
-    s3.put_object(Bucket='rendezvous', Key='arrived/' + rid, Body=b'')
-    deadline = time.time() + 25
-    arrived = 0
-    while time.time() < deadline:
-        arrived = s3.list_objects_v2(Bucket='rendezvous', Prefix='arrived/').get('KeyCount', 0)
-        if arrived >= event['expected']:
-            break
-        time.sleep(0.05)
-    time.sleep(event.get('linger', 0))
-    return {'pid': os.getpid(), 'stream': context.log_stream_name, 'tmp': sorted(os.listdir('/tmp')),
-            'arrived': arrived, 'request_id': rid}
-"""
-
-
-def rendezvous_role(iam) -> str:
-    return create_role(iam, "rendezvous-role", inline={
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"], "Resource": "*"}],
-    })
 
 
 def invoke_in_threads(aws, name: str, events: list[dict]) -> list[tuple[dict, object]]:

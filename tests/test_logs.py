@@ -7,13 +7,12 @@ import base64
 import json
 import math
 import re
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
 
-from support import BASIC_EXECUTION, create_function, create_role, invoke_json
+from support import BASIC_EXECUTION, RENDEZVOUS, create_function, create_role, invoke_json, rendezvous_role
 
 STREAM_NAME = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/\[\$LATEST\][0-9a-f]{32}$")
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -97,28 +96,15 @@ def test_one_stream_per_environment_named_as_on_aws(lam, role, logs):
     assert streams(logs, "hello") == [first["stream"]]
 
 
-def test_two_concurrent_environments_write_two_streams(lam, role, logs):
-    # Each invocation waits, inside the function, until the test has seen both arrive: the two
-    # can only be served at once, by two environments.
-    create_function(lam, "meet", '''
-import socket
-
-def handler(event, context):
-    with socket.create_connection(("127.0.0.1", event["port"]), timeout=60) as connection:
-        connection.recv(1)
-    return {"stream": context.log_stream_name, "request_id": context.aws_request_id}
-''', role, Timeout=60)
-    with socket.socket() as rendezvous, ThreadPoolExecutor(2) as pool:
-        rendezvous.bind(("127.0.0.1", 0))
-        rendezvous.listen(2)
-        rendezvous.settimeout(60)
-        port = rendezvous.getsockname()[1]
-        futures = [pool.submit(invoke_json, lam, "meet", {"port": port}) for _ in range(2)]
-        arrived = [rendezvous.accept()[0] for _ in range(2)]
-        for connection in arrived:
-            connection.sendall(b"x")
-            connection.close()
+def test_two_concurrent_environments_write_two_streams(aws, lam, iam, logs):
+    # Each invocation waits, inside the function, until both have arrived: the two can only be
+    # served at once, by two environments.
+    aws.client("s3").create_bucket(Bucket="rendezvous")
+    create_function(lam, "meet", RENDEZVOUS, rendezvous_role(iam), Timeout=60)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(invoke_json, lam, "meet", {"expected": 2}) for _ in range(2)]
         results = [future.result()[1] for future in futures]
+    assert all(result["arrived"] >= 2 for result in results), results
     names = {result["stream"] for result in results}
     assert len(names) == 2
     assert all(STREAM_NAME.match(name) for name in names)
