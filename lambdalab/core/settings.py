@@ -51,6 +51,8 @@ class Settings:
     # How often a busy environment's /tmp is measured (walking a directory costs more).
     tmp_watch_interval_s: float = 0.2
     freeze_idle_environments: bool = True
+    # A served cloud keeps its account on disk (cloud/persistence.py) and restores it when it starts again.
+    keep_account: bool = True
     isolate_tmp_with_mount_namespace: bool = True
 
     # CPU share (engine/cpu_share.py): CPU time in proportion to memory, 1 vCPU per 1,769 MB.
