@@ -34,7 +34,10 @@ def _extract(zip_bytes: bytes, target: Path) -> None:
     root = target.resolve()
     with archive:
         for info in archive.infolist():
-            path = Path(archive.extract(info, target))
+            try:
+                path = Path(archive.extract(info, target))
+            except OSError as exc:  # an entry over a file of the same name (a "link" entry, then "link/x")
+                raise PackageError(f"Could not unzip uploaded file: {info.filename!r} ({exc.strerror}).") from None
             if not path.resolve().is_relative_to(root):  # zipfile strips "../" and "/": kept as a guard
                 raise PackageError(f"Could not unzip uploaded file: {info.filename!r} points outside the package.")
             # Permission bits only: no setuid, setgid or sticky bit from someone's zip (exec bits stay:
