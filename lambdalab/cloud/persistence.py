@@ -193,11 +193,21 @@ def moto_state() -> dict[str, dict[str, dict[str, Any]]]:
     """{service: {account: {region: backend}}} of every moto backend in use."""
     state: dict[str, dict[str, dict[str, Any]]] = {}
     for backend_dict in list(BackendDict._instances):
-        accounts = {account: dict(dict.items(regions)) for account, regions in list(dict.items(backend_dict))}
+        accounts = {account: {region: backend for region, backend in list(dict.items(regions))
+                              if _worth_keeping(backend_dict.service_name, region, backend)}
+                    for account, regions in list(dict.items(backend_dict))}
         accounts = {account: regions for account, regions in accounts.items() if regions}
         if accounts:
             state[backend_dict.service_name] = accounts
     return state
+
+
+def _worth_keeping(service: str, region: str, backend: Any) -> bool:
+    """IAM makes a backend per partition (aws-cn, aws-us-gov, ...) when it checks a request, each with its
+    own 1,582 AWS managed policies: those the learner never put anything in are left out (300 KB each)."""
+    if service != "iam" or region == "aws":
+        return True
+    return bool(backend.users or backend.roles or backend.groups or backend.access_keys)
 
 
 def restore_moto(state: dict[str, dict[str, dict[str, Any]]]) -> None:
@@ -281,6 +291,13 @@ def _private_temporary(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name next to {path}")
 
 
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
 def _unlink(path: Path) -> None:
     try:
         path.unlink()
@@ -344,6 +361,7 @@ class AccountStore:
         self.saves = 0
         self.last_error: str | None = None
         self.restored: str | None = None
+        self.restore_ms: float | None = None
 
     # --- restoring ---------------------------------------------------------------------------------
 
@@ -364,7 +382,8 @@ class AccountStore:
             return (f"Lambda Lab: your saved account could not be restored ({type(error).__name__}: "
                     f"{str(error)[:200]}); it was set aside as {aside.name}.")
         message = self.restored = summary(snapshot.moto, snapshot.parts)
-        log.info("%s (%.0f ms)", message, 1000 * (time.perf_counter() - started))
+        self.restore_ms = 1000 * (time.perf_counter() - started)
+        log.info("%s (%.0f ms)", message, self.restore_ms)
         return message
 
     # --- saving ------------------------------------------------------------------------------------
@@ -395,7 +414,8 @@ class AccountStore:
     def describe(self) -> dict[str, Any]:
         """GET /lambdalab/account: is everything so far on disk? (pending: a change not yet written)."""
         return {"kept": self.started, "pending": self._dirty.is_set() or self._write_lock.locked(),
-                "saves": self.saves, "file": str(self.file.path), "restored": self.restored}
+                "saves": self.saves, "file": str(self.file.path), "restored": self.restored,
+                "restore_ms": self.restore_ms, "size_bytes": _size(self.file.path)}
 
     def save(self) -> bool:
         """Write a snapshot now; False if moto's objects changed under us (the next round retries)."""
