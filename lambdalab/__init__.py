@@ -46,7 +46,7 @@ def __getattr__(name: str) -> object:
 
 def start(quiet: bool = False) -> _state.CloudState:
     """Start the local cloud (or find the running one) and point this process's AWS SDK at it."""
-    current = _client.ensure_running()
+    current, started = _client.start_or_find()
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
     os.environ.update(_client.aws_environment(current))
@@ -54,6 +54,8 @@ def start(quiet: bool = False) -> _state.CloudState:
     if not quiet:
         print(f"Local AWS ready at {current.endpoint} (account {current.account_id}, region {current.region}). "
               "boto3 in this notebook now talks to it.")
+        if started and current.restored:
+            print(current.restored)
     return current
 
 

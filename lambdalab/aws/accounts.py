@@ -8,12 +8,13 @@ whose environment still holds them, keeps working with today's cloud.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
+
+from ..core import state
 
 ADMIN_USER = "learner"
 ADMIN_POLICY = json.dumps({"Version": "2012-10-17",
@@ -39,19 +40,23 @@ def load_or_create(path: Path) -> Credentials | None:
 
 
 def save(path: Path, credentials: Credentials) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(credentials)))
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    """0600 from its first byte (core/state.py's write_private), in a 0700 home."""
+    state.make_private_home(path.parent)
+    state.write_private(path, json.dumps(asdict(credentials)).encode())
 
 
 def create_admin(wanted: Credentials | None) -> Credentials:
-    """Create the learner's admin user in moto, with the wanted keys if given."""
+    """Create the learner's admin user in moto, with the wanted keys if given. In a restored account
+    the user is already there: it is given the wanted keys if it lacks them (credentials.json wins)."""
     account = wanted.account_id if wanted else DEFAULT_ACCOUNT_ID
     backend = iam_backends[account]["aws"]
-    backend.create_user(region_name=REGION, user_name=ADMIN_USER, path="/", tags=[])
+    if ADMIN_USER not in backend.users:
+        backend.create_user(region_name=REGION, user_name=ADMIN_USER, path="/", tags=[])
     backend.put_user_policy(ADMIN_USER, "AdministratorAccess", ADMIN_POLICY)
+    if wanted is not None:
+        existing = backend.access_keys.get(wanted.access_key_id)
+        if existing is not None and existing.secret_access_key == wanted.secret_access_key:
+            return wanted
     key = backend.create_access_key(ADMIN_USER)
     if wanted is not None:
         backend.access_keys.pop(key.access_key_id, None)

@@ -6,6 +6,8 @@ the next ``start()`` finds it through the state file and connects.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -14,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..core import state
@@ -43,15 +46,41 @@ def running_cloud(root: Path | None = None) -> state.CloudState:
 
 def ensure_running(root: Path | None = None) -> state.CloudState:
     """The running cloud of this home, started in the background first if there is none."""
+    return start_or_find(root)[0]
+
+
+def start_or_find(root: Path | None = None) -> tuple[state.CloudState, bool]:
+    """(the running cloud of this home, True if this call started it).
+
+    "Is one running? Else start one and wait until it is ready" is one step under an exclusive lock on
+    the home's start.lock: concurrent callers (three kernels, a terminal) all get the one cloud the first
+    of them started, instead of each starting its own. The lock is the kernel's (flock): a caller that
+    dies holding it releases it."""
+    root = root or state.home()
     current = state.running(root)
     if current is not None:
-        return current
-    return _start_background(root or state.home())
+        return current, False
+    state.make_private_home(root)
+    with _start_lock(root):
+        current = state.running(root)
+        if current is not None:
+            return current, False
+        return _start_background(root), True
+
+
+@contextlib.contextmanager
+def _start_lock(root: Path) -> Iterator[None]:
+    descriptor = os.open(root / "start.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # a cloud starts in seconds: the waiters wait that long
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _start_background(root: Path) -> state.CloudState:
-    root.mkdir(parents=True, exist_ok=True)
-    log_path = root / "cloud.log"
+    state.make_private_home(root)
+    log_path = state.private_empty_file(root / "cloud.log")
     environment = dict(os.environ, LAMBDALAB_HOME=str(root))
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -88,10 +117,7 @@ def aws_environment(current: state.CloudState) -> dict[str, str]:
 
 
 def _empty_file(path: Path) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
-    return path
+    return state.private_empty_file(path)
 
 
 def admin_request(current: state.CloudState, method: str, path: str, timeout: float = 60.0,

@@ -50,6 +50,7 @@ from ..triggers.async_invoke import AsyncInvokeQueue  # noqa: E402
 from ..triggers.http import routes as http_routes  # noqa: E402
 from ..triggers.http.front_door import FrontDoor  # noqa: E402
 from ..triggers.services import CloudServices  # noqa: E402
+from . import persistence  # noqa: E402
 from .routes import bill as bill_routes  # noqa: E402
 from .routes import clock as clock_routes  # noqa: E402
 from .routes import flow as flow_routes  # noqa: E402
@@ -78,8 +79,9 @@ class LocalCloud:
 
     def __init__(self, port: int = 0, root: Path | None = None,
                  settings: settings_module.Settings | None = None) -> None:
+        os.umask(0o077)  # everything the cloud writes (state, code, environments) is the learner's alone
         self.root = root or state.home()
-        self.root.mkdir(parents=True, exist_ok=True)
+        state.make_private_home(self.root)
         self.settings = settings or settings_module.Settings.from_env()
         moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # IAM is enforced from the first request
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -109,10 +111,30 @@ class LocalCloud:
                                       metrics=self.metrics, settings=self.settings, admin_routes=self.admin_routes,
                                       front_door=FrontDoor())
         self.triggers = triggers.install_all(self.services)
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self.account = persistence.AccountStore(self.root, self._kept_on_disk())
+        sinks.on_invocation.append(self.account.mark)
+        self._moto = persistence.marking(DomainDispatcherApplication(create_backend_app), self.account.mark)
         self.credentials = accounts.create_admin(accounts.load_or_create(self.root / "credentials.json"))
         accounts.save(self.root / "credentials.json", self.credentials)
+        self.restored: str | None = None
         self._add_admin_routes()
+
+    def _kept_on_disk(self) -> dict[str, persistence.Part]:
+        """What the saved account holds besides moto's backends; the clock first, so that what is
+        restored after it books its timers on the restored time."""
+        return {"clock": self.clock, "meter": self.meter, "history": self.history,
+                **self.triggers.kept_on_disk()}
+
+    def keep_account(self) -> str | None:
+        """Load the saved account (if any) and keep saving it from now on: the served cloud's account
+        survives a crash, a stop and a reboot. (A cloud in a thread of a test or a benchmark stays
+        ephemeral.) The one-line message of what was restored, or of a saved account set aside."""
+        self.restored = self.account.restore()
+        accounts.create_admin(self.credentials)  # the saved account's learner keeps today's keys
+        self.account.start()
+        if self.restored:
+            logging.getLogger("lambdalab").warning(self.restored)
+        return self.restored
 
     def _add_admin_routes(self) -> None:
         routes = self.admin_routes
@@ -120,6 +142,7 @@ class LocalCloud:
         routes.add("POST", "/lambdalab/reset", lambda _: self.reset())
         routes.add("GET", "/lambdalab/environments", self._environments)
         routes.add("GET", "/lambdalab/invocations", lambda _: self.history.as_json())
+        routes.add("GET", "/lambdalab/account", lambda _: self.account.describe())
         clock_routes.register(routes, self.clock)
         flow_routes.register(routes, self.flow)
         bill_routes.register(routes, self.meter, self.clock, self.settings)
@@ -132,16 +155,20 @@ class LocalCloud:
             endpoint=self.endpoint, pid=os.getpid(), port=self.port,
             access_key_id=self.credentials.access_key_id, secret_access_key=self.credentials.secret_access_key,
             region=self.credentials.region, account_id=self.credentials.account_id, token=self.token,
-            started_at=time.time(),
+            started_at=time.time(), restored=self.restored or "",
         )
 
     def serve_forever(self, announce: bool = True) -> None:
         """Serve until SIGTERM or Ctrl-C; the state file exists exactly while we serve."""
+        if self.settings.keep_account:
+            self.keep_account()
         state.write(self.cloud_state(), self.root)
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self._server.shutdown).start())
         if announce:
             print(f"Lambda Lab local cloud at {self.endpoint} (account {self.credentials.account_id}, "
                   f"region {self.credentials.region}); Ctrl-C stops it.", flush=True)
+        if self.restored:
+            print(self.restored, flush=True)
         threading.Thread(target=self._watch_state_file, name="state-file-watch", daemon=True).start()
         try:
             self._server.serve_forever(poll_interval=0.2)
@@ -173,6 +200,7 @@ class LocalCloud:
         return self
 
     def close(self) -> None:
+        self.account.stop(final_save=self.account.started)  # before the triggers forget their state
         state.remove(os.getpid(), self.root)
         self.triggers.shutdown()
         self.events.shutdown()
@@ -189,15 +217,19 @@ class LocalCloud:
     def reset(self) -> dict:
         """Empty the account: every function, role, bucket, log and environment goes."""
         with self._reset_lock:
-            self.triggers.reset()
-            self.events.reset()
-            self.clock.reset()
-            self.engine.reset()
-            self.history.clear()
-            self.meter.clear()
-            self.flow.clear()
-            moto_api_backend.reset()
-            accounts.create_admin(self.credentials)
+            return self.account.clear(self._empty)
+
+    def _empty(self) -> dict:
+        """Called with the saved account's writes held off: the file goes with the live account."""
+        self.triggers.reset()
+        self.events.reset()
+        self.clock.reset()
+        self.engine.reset()
+        self.history.clear()
+        self.meter.clear()
+        self.flow.clear()
+        moto_api_backend.reset()
+        accounts.create_admin(self.credentials)
         return {"reset": True}
 
     # --- HTTP -------------------------------------------------------------------------------

@@ -117,6 +117,17 @@ class CloudClock:
             self._virtual_now = None
             self._changed.notify_all()
 
+    def export_state(self) -> tuple[float | None, float]:
+        """Where the clock stands (virtual time, or real time's offset), for the saved account. Timers are
+        not kept: their owners book them again when they are restored (schedules, pollers)."""
+        with self._lock:
+            return self._virtual_now, self._offset_s
+
+    def restore_state(self, saved: tuple[float | None, float]) -> None:
+        with self._lock:
+            self._virtual_now, self._offset_s = saved
+            self._changed.notify_all()
+
     def reset(self) -> None:
         """Cancel every timer and go back to real time (the account is being emptied)."""
         with self._lock:

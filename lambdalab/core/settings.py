@@ -54,6 +54,8 @@ class Settings:
     # Each environment sealed in namespaces of its own (engine/sandbox.py): "auto" where the kernel
     # allows them, else process groups; "namespaces" insists; "process-group" never seals.
     sandbox: str = "auto"
+    # A served cloud keeps its account on disk (cloud/persistence.py) and restores it when it starts again.
+    keep_account: bool = True
 
     # CPU share (engine/cpu_share.py): CPU time in proportion to memory, 1 vCPU per 1,769 MB.
     cpu_share: bool = True

@@ -31,6 +31,7 @@ class CloudState:
     account_id: str
     token: str
     started_at: float
+    restored: str = ""  # the cloud's one line about the saved account it restored (or set aside)
 
     def is_alive(self) -> bool:
         try:
@@ -54,11 +55,53 @@ def read(root: Path | None = None) -> CloudState | None:
 
 def write(state: CloudState, root: Path | None = None) -> None:
     path = state_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".cloud.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(asdict(state), indent=2))
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    make_private_home(path.parent)
+    write_private(path, json.dumps(asdict(state), indent=2).encode())
+
+
+def make_private_home(root: Path) -> Path:
+    """The home (and its parents we make) 0700 from the start; an existing home of ours is closed to others."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if root.stat().st_mode & 0o077 and root.stat().st_uid == os.getuid():
+            os.chmod(root, 0o700)
+    except OSError:
+        pass
+    return root
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret atomically, readable by its owner alone from its first byte: a new 0600 file
+    (O_EXCL: never one someone else made) renamed over the old one."""
+    for _ in range(100):
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name next to {path}")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def private_empty_file(path: Path) -> Path:
+    """An empty file of the owner's alone (0600), made if missing."""
+    make_private_home(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return path
 
 
 def remove(pid: int, root: Path | None = None) -> None:

@@ -25,15 +25,25 @@ def unzipped_size(zip_bytes: bytes) -> int:
 
 
 def _extract(zip_bytes: bytes, target: Path) -> None:
-    """Unzip keeping Unix permission bits (a custom runtime's bootstrap must stay executable)."""
+    """Unzip keeping Unix permission bits (a custom runtime's bootstrap must stay executable), every
+    file inside target."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
     except zipfile.BadZipFile as exc:
         raise PackageError(f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})")
+    root = target.resolve()
     with archive:
         for info in archive.infolist():
-            path = Path(archive.extract(info, target))
-            mode = (info.external_attr >> 16) & 0o7777
+            try:
+                path = Path(archive.extract(info, target))
+            except OSError as exc:  # an entry over a file of the same name (a "link" entry, then "link/x")
+                raise PackageError(f"Could not unzip uploaded file: {info.filename!r} ({exc.strerror}).") from None
+            if not path.resolve().is_relative_to(root):  # zipfile strips "../" and "/": kept as a guard
+                raise PackageError(f"Could not unzip uploaded file: {info.filename!r} points outside the package.")
+            # Permission bits only: no setuid, setgid or sticky bit from someone's zip (exec bits stay:
+            # a custom runtime's bootstrap must remain executable). A symlink entry is written by
+            # zipfile as a plain file holding the link's target, never as a link.
+            mode = (info.external_attr >> 16) & 0o777
             if mode and not info.is_dir():
                 path.chmod(mode | stat.S_IRUSR)
 

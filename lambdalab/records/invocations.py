@@ -54,6 +54,14 @@ class InvocationHistory:
     def as_json(self) -> list[dict[str, Any]]:
         return [asdict(record) for record in self.records()]
 
+    def export_state(self) -> list[InvocationRecord]:
+        """The history, for the saved account (the cloud's persistence)."""
+        return self.records()
+
+    def restore_state(self, saved: list[InvocationRecord]) -> None:
+        with self._lock:
+            self._records.extend(saved)
+
     def clear(self) -> None:
         with self._lock:
             self._records.clear()

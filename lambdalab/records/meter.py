@@ -103,6 +103,21 @@ class Meter:
             listed = sorted(self._rollups.values(), key=lambda e: e.at) + list(self._entries)
         return listed if until is None else [entry for entry in listed if entry.at <= until]
 
+    def export_state(self) -> tuple[list[MeterEntry], list[MeterEntry], float]:
+        """The bill's records, for the saved account (the cloud's persistence)."""
+        with self._lock:
+            return list(self._entries), list(self._rollups.values()), self.session_started_at
+
+    def restore_state(self, saved: tuple[list[MeterEntry], list[MeterEntry], float]) -> None:
+        entries, rollups, started_at = saved
+        with self._lock:
+            self._entries = collections.deque(entries)
+            self._rollups = {}
+            for entry in rollups:
+                self._rollups[(entry.month, entry.function_name, entry.version, entry.architecture, entry.memory_mb,
+                               entry.ephemeral_storage_mb)] = entry
+            self.session_started_at = started_at
+
     def clear(self) -> None:
         """The account was emptied: a new session starts now."""
         with self._lock:

@@ -45,6 +45,13 @@ class InstalledTriggers:
     """The triggers of one cloud, reset and shut down together, in the order they were installed."""
 
     triggers: list[Trigger] = field(default_factory=list)
+    by_module: dict[str, Trigger] = field(default_factory=dict)
+
+    def kept_on_disk(self) -> dict[str, Trigger]:
+        """The triggers with state of their own to save and restore (export_state / restore_state),
+        by module name: what cloud/persistence.py keeps next to moto's backends."""
+        return {name: trigger for name, trigger in self.by_module.items()
+                if hasattr(trigger, "export_state") and hasattr(trigger, "restore_state")}
 
     def reset(self) -> None:
         for trigger in self.triggers:
@@ -62,4 +69,5 @@ def install_all(cloud: CloudServices) -> InstalledTriggers:
         trigger = module.install(cloud)
         if trigger is not None:
             installed.triggers.append(trigger)
+            installed.by_module[name] = trigger
     return installed

@@ -57,6 +57,9 @@ class ApiIndex:
             return RestApiSite(self._cloud, self._rest[api_id], api_id)
         return None
 
+    def size(self) -> int:
+        return len(self._http) + len(self._rest)
+
     def clear(self) -> None:
         with self._lock:
             self._http.clear()
@@ -76,6 +79,26 @@ class ApiGateway:
 
     def shutdown(self) -> None:
         self.door.stop()
+
+    def export_state(self) -> None:
+        """Nothing of its own: the APIs are moto's, saved with it (cloud/persistence.py)."""
+        return None
+
+    def restore_state(self, saved: None) -> None:
+        """Index the restored APIs again, and answer them on the front door."""
+        from moto.apigateway.models import apigateway_backends
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        for account_backends in list(apigatewayv2_backends.values()):
+            for backend in list(account_backends.values()):
+                for api_id in list(backend.apis):
+                    self.index.add_http(api_id, backend)
+        for account_backends in list(apigateway_backends.values()):
+            for backend in list(account_backends.values()):
+                for api_id in list(backend.apis):
+                    self.index.add_rest(api_id, backend)
+        if self.index.size():
+            self.door.base_url()
 
 
 def install(cloud: CloudServices) -> ApiGateway:

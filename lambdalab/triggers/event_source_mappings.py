@@ -40,7 +40,7 @@ from .pollers.base import Poller
 from .pollers.mapping import KINESIS, SQS, Mapping, source_kind
 from .pollers.sqs import SqsPoller
 from .pollers.stream_sources import KinesisSource
-from .pollers.streams import StreamPoller
+from .pollers.streams import ShardState, StreamPoller
 from .services import CloudServices
 
 INVALID = "InvalidParameterValueException"
@@ -109,6 +109,34 @@ class EventSourceMappings:
 
     def shutdown(self) -> None:
         self.reset()
+
+    # --- kept on disk (cloud/persistence.py) -------------------------------------------------------
+
+    def export_state(self) -> list[tuple[Mapping, dict[str, int]]]:
+        """Every mapping, with how far its poller has read each stream shard (SQS pollers keep nothing:
+        the queue itself remembers what was received and deleted)."""
+        with self._lock:
+            pairs = [(mapping, self._pollers.get(mapping.uuid)) for mapping in self._mappings.values()]
+        saved = []
+        for mapping, poller in pairs:
+            cursors = {}
+            if isinstance(poller, StreamPoller):
+                with poller._state_lock:
+                    cursors = {shard_id: shard.cursor for shard_id, shard in poller.shards.items()}
+            saved.append((mapping, cursors))
+        return saved
+
+    def restore_state(self, saved: list[tuple[Mapping, dict[str, int]]]) -> None:
+        """The saved mappings, each with a poller again; a stream's poller goes on from where it had read."""
+        for mapping, cursors in saved:
+            fn = _function_or_none_by_arn(mapping)
+            poller = self._new_poller(mapping, fn.role if fn is not None else "")
+            if isinstance(poller, StreamPoller):
+                for shard_id, cursor in cursors.items():
+                    poller.shards[shard_id] = ShardState(cursor)
+            with self._lock:
+                self._mappings[mapping.uuid] = mapping
+                self._pollers[mapping.uuid] = poller.start()
 
     def mappings(self) -> list[Mapping]:
         """Every mapping of the cloud (for views and checks)."""
@@ -277,6 +305,14 @@ def _function_spec(mapping: Mapping) -> FunctionSpec | None:
     except Exception:
         return None
     return loader()
+
+
+def _function_or_none_by_arn(mapping: Mapping) -> Any:
+    try:
+        loader = SpecLoader.for_arn(mapping.function)
+        return loader.backend.get_function(mapping.function_arn)
+    except Exception:
+        return None
 
 
 # --- checks ---------------------------------------------------------------------------------------

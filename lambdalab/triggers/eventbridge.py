@@ -54,6 +54,18 @@ class EventBridgeTargets:
     def shutdown(self) -> None:
         self.reset()
 
+    def export_state(self) -> None:
+        """Nothing of its own: the rules are moto's, saved with it (cloud/persistence.py)."""
+        return None
+
+    def restore_state(self, saved: None) -> None:
+        """Book the restored rules' schedules again, each from now (missed firings are not made up)."""
+        for account_backends in list(models.events_backends.values()):
+            for backend in list(account_backends.values()):
+                bus = backend.event_buses.get("default")  # schedules run on the default bus only
+                for rule in list(bus.rules.values()) if bus is not None else []:
+                    self._schedules.sync(rule)
+
     # --- the rules' life ------------------------------------------------------------------------
 
     def _checked_put_rule(self, original: Any, backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:

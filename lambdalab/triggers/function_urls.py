@@ -121,6 +121,10 @@ class UrlStore:
     def all_of_function(self, account_id: str, region: str, name: str) -> list[FunctionUrl]:
         return [url for url in list(self._by_id.values()) if url.key[:3] == (account_id, region, name)]
 
+    def all(self) -> list[FunctionUrl]:
+        with self._lock:
+            return list(self._by_id.values())
+
     def remove(self, url: FunctionUrl) -> None:
         with self._lock:
             self._by_id.pop(url.url_id, None)
@@ -145,6 +149,17 @@ class FunctionUrls:
 
     def shutdown(self) -> None:
         self.door.stop()
+
+    def export_state(self) -> list[FunctionUrl]:
+        """Every URL config, for the saved account (cloud/persistence.py)."""
+        return self.store.all()
+
+    def restore_state(self, saved: list[FunctionUrl]) -> None:
+        """The saved URL configs, answered again (on the front door's new port)."""
+        for url in saved:
+            self.store.add(url)
+        if saved:
+            self.door.base_url()
 
 
 # --- installing --------------------------------------------------------------------------------
