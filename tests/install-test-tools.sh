@@ -18,4 +18,14 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       || echo "Could not install ${missing[*]}: the tests that need them will be skipped."
   fi
 fi
+# A user who is not root, for the sandbox's unprivileged path (tests/test_sandbox_unprivileged.py,
+# tests/test_cross_user.py): root may unshare namespaces where a learner's uid may not.
+if [ "$(id -u)" = "0" ] && ! id lambdalab-tester >/dev/null 2>&1; then
+  if command -v useradd >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/sh lambdalab-tester >/dev/null 2>&1 \
+      || echo "Could not create the user lambdalab-tester: the unprivileged sandbox test will be skipped."
+  else
+    echo "No useradd here: the unprivileged sandbox test will be skipped."
+  fi
+fi
 exit 0
