@@ -14,6 +14,7 @@ filler, 1,024 open files, crashes) are not repeated here: these are the escapes 
 from __future__ import annotations
 
 import os
+import sys
 import socket
 import threading
 import uuid
@@ -346,11 +347,23 @@ def handler(event, context):
            'write_shm': _try(lambda: open('/dev/shm/' + event['marker'], 'w').close()),
            'opt': sorted(os.listdir('/opt')) if os.path.isdir('/opt') else None}
     out['absent'] = {p: _try(lambda p=p: os.stat(p) and 'present') for p in event['absent']}
+    out['listed'] = {p: sorted(os.listdir(p)) for p in event['list']}
     out['readable'] = {p: _try(lambda p=p: len(os.listdir(p)) > 0) for p in event['readable']}
     out['unwritable'] = {p: _try(lambda p=p: open(os.path.join(p, event['marker']), 'w').close())
                          for p in event['unwritable']}
     return out
 """
+
+
+def _interpreter_under(home: Path) -> set[str]:
+    """The first folders below home on the way to this Python, when it lives there (none: empty)."""
+    held = set()
+    for path in (sys.base_prefix, sys.prefix, os.path.realpath(sys.executable)):
+        try:
+            held.add(Path(os.path.realpath(path)).relative_to(home.resolve()).parts[0])
+        except (ValueError, IndexError):
+            continue
+    return held
 
 
 @ONLY_NAMESPACES
@@ -362,13 +375,15 @@ def test_a_function_sees_its_code_tmp_shm_and_layers_and_nothing_of_the_learner(
     absent = [str(aws.home), str(aws.home / "cloud.json"), str(aws.home / "credentials.json"), str(user_home),
               str(user_home / ".aws" / "credentials"), str(ROOT / "pyproject.toml"), str(ROOT / "tests"),
               str(ROOT / ".git")]
-    if Path.home() != user_home and Path.home() != Path("/"):
+    home_holds = _interpreter_under(Path.home())
+    if Path.home() != user_home and Path.home() != Path("/") and not home_holds:
         absent.append(str(Path.home()))
     unwritable = ["/usr", "/etc", os.path.dirname(os.__file__)]
     try:
         response, seen = invoke_json(lam, "looker", {"marker": marker, "absent": absent,
                                                      "readable": ["/usr", "/etc", os.path.dirname(os.__file__)],
-                                                     "unwritable": unwritable})
+                                                     "unwritable": unwritable,
+                                                     "list": [str(Path.home())] if home_holds else []})
     finally:
         for folder in unwritable:  # today, as root, these writes land on the machine
             Path(folder, marker).unlink(missing_ok=True)
@@ -379,6 +394,8 @@ def test_a_function_sees_its_code_tmp_shm_and_layers_and_nothing_of_the_learner(
     assert seen["write_tmp"] == "ok" and seen["write_shm"] == "ok"
     assert seen["opt"] == ["layer-file.txt"]
     assert seen["absent"] == {path: "FileNotFoundError" for path in absent}
+    if home_holds:  # Python itself lives in the home (pyenv): only the way to it is there
+        assert set(seen["listed"][str(Path.home())]) <= home_holds, seen["listed"]
     assert seen["readable"] == {path: True for path in ["/usr", "/etc", os.path.dirname(os.__file__)]}
     assert all(outcome in ("OSError", "PermissionError") for outcome in seen["unwritable"].values()), seen["unwritable"]
     assert host_shm_entries(marker) == []  # its /dev/shm is its own

@@ -308,6 +308,12 @@ class ExecutionEnvironment:
             pass_fds = (theirs.fileno(),)
             variables["LAMBDALAB_SANDBOX_FD"] = str(theirs.fileno())
             variables["LAMBDALAB_SANDBOX_PLAN"] = self._sandbox_plan(places, launch.command).to_json()
+        secrets_fd = None
+        if not sealed:
+            private = set(SECRET_VARIABLES) | {str(name) for name in self.spec.environment}  # the function's own too
+            secrets_fd = _secrets_pipe({name: variables.pop(name) for name in list(variables) if name in private})
+            pass_fds = (secrets_fd,)
+            variables["LAMBDALAB_SECRETS_FD"] = str(secrets_fd)
         read_fd, write_fd = os.pipe()
         try:
             self._process = services.spawner.popen(
@@ -322,6 +328,8 @@ class ExecutionEnvironment:
             os.close(write_fd)
             if theirs is not None:
                 theirs.close()
+            if secrets_fd is not None:
+                os.close(secrets_fd)
         self._runtime_pid = self._process.pid
         self._output = OutputStream(read_fd, self._settings.max_log_bytes_per_invoke)
         self._services.collector.attach(self._output)
@@ -483,6 +491,24 @@ class ExecutionEnvironment:
             self._stop_process()
             self.phase = Phase.SHUT_DOWN
             self._services.workspace.remove_environment_dir(self.id)
+
+
+# Without a sandbox, another process of the same user reads /proc/<pid>/environ: these (and the
+# function's own variables, which often hold an API key) reach the
+# runtime through a pipe instead, and the launcher puts them in its environment itself (the
+# kernel's copy of the environment a process started with does not change then). A runtime the
+# launcher execs (Node.js, Java, Ruby, custom) starts with them again, visible.
+SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API")
+
+
+def _secrets_pipe(variables: dict[str, str]) -> int:
+    """The read end of a pipe holding variables as JSON (a few hundred bytes: the pipe's buffer holds them)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, json.dumps(variables).encode())
+    finally:
+        os.close(write_fd)
+    return read_fd
 
 
 def _empty_directory(path: Path) -> None:

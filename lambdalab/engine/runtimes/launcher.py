@@ -67,6 +67,21 @@ def _die_with_the_cloud(libc, parent):
         os._exit(0)  # the cloud died before we could tie ourselves to it
 
 
+def _take_secrets():
+    """Variables handed over through a pipe, so that they are not in /proc/<pid>/environ (no sandbox)."""
+    fd = os.environ.pop("LAMBDALAB_SECRETS_FD", None)
+    if fd is None:
+        return
+    chunks = []
+    while True:
+        chunk = os.read(int(fd), 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(int(fd))
+    os.environ.update(json.loads(b"".join(chunks)))
+
+
 def _limit_open_files():
     limit = int(os.environ.get("LAMBDALAB_MAX_OPEN_FILES", "1024"))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -288,6 +303,7 @@ def main():
     if len(command) >= 2 and command[0] == "--parent":
         parent, command = int(command[1]), command[2:]
     _die_with_the_cloud(libc, parent)
+    _take_secrets()
     _limit_open_files()
     if _seal(libc):
         _limit_processes()
