@@ -116,6 +116,12 @@ class Gate:
                 body = b"".join(written) + b"".join(chunks)
             finally:
                 getattr(chunks, "close", lambda: None)()
+        except NotImplementedError:  # moto routes the operation but has no code behind it
+            return _send(start_response, _unsupported(style, operation, environ))
+        except (ValueError, TypeError) as error:  # moto converting a caller's value (int('abc')): the caller's fault
+            log.warning("moto could not read a value of %s %s: %s", environ.get("REQUEST_METHOD"),
+                        environ.get("PATH_INFO"), error)
+            return _send(start_response, _unreadable(style, error))
         except Exception as error:  # noqa: BLE001 - the last resort: the caller gets AWS's shape, the log the cause
             log.error("moto failed on %s %s:\n%s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                       traceback.format_exc())
@@ -281,6 +287,15 @@ def _internal(style: _Style, detail: str) -> _Answer:
     if style.protocol == "xml":
         return error_answer(style, ApiError("InternalError", message, 500))
     return error_answer(style, ApiError("InternalFailure", message, 500))
+
+
+def _unreadable(style: _Style, error: Exception) -> _Answer:
+    """A value the model allows but the service cannot use (a Marker that is no marker, an attribute
+    that is no number): AWS answers those as invalid parameter values, 400."""
+    message = f"A parameter value could not be used: {str(error)[:300]}"
+    code = {"json": "InvalidParameterValueException" if style.service == "lambda" else "InvalidParameterValue",
+            "query": "InvalidParameterValue", "xml": "InvalidArgument"}[style.protocol]
+    return error_answer(style, ApiError(code, message, 400))
 
 
 def _unsupported(style: _Style, operation: str | None, environ: dict) -> _Answer:
