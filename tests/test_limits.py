@@ -82,9 +82,10 @@ def test_environment_variables_over_4_kb_are_refused(lam, role):
 
 
 def test_environment_variables_under_4_kb_are_accepted(lam, role):
-    variables = {"A": "x" * 2000, "B": "y" * 2000}
-    config = create_function(lam, "env", "import os\ndef handler(e, c):\n    return len(os.environ['A'] + "
-                             "os.environ['B'])\n", role, Environment={"Variables": variables})
+    # Keys of two characters at least: AWS refuses "A" (the model's pattern [a-zA-Z]([a-zA-Z0-9_])+).
+    variables = {"AA": "x" * 2000, "BB": "y" * 2000}
+    config = create_function(lam, "env", "import os\ndef handler(e, c):\n    return len(os.environ['AA'] + "
+                             "os.environ['BB'])\n", role, Environment={"Variables": variables})
     assert config["Environment"]["Variables"] == variables
     assert invoke_json(lam, "env")[1] == 4000
 
@@ -97,7 +98,9 @@ def test_many_small_variables_add_up_to_the_4_kb_limit(lam, role):
 
 
 def test_reserved_environment_keys_are_refused(lam, role):
-    for key in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "_HANDLER", "LAMBDA_TASK_ROOT"]:
+    # _HANDLER is reserved too, but AWS refuses it first as a key that does not start with a letter (the
+    # model's pattern): that ValidationException is what the learner sees, so it is not listed here.
+    for key in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "LAMBDA_TASK_ROOT"]:
         response = refused(create_function, lam, "env", ECHO, role, Environment={"Variables": {key: "mine", "OK": "1"}})
         assert_error(response, "InvalidParameterValueException", 400)
         message = response["Error"]["Message"]

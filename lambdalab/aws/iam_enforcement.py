@@ -16,6 +16,87 @@ def install() -> None:
     _sign_empty_bodies_as_empty()
     _json_auth_errors_for_json_services()
     _resources_for_policies()
+    _principals_as_aws_matches_them()
+    _unsigned_federation_calls()
+
+
+def _principals_as_aws_matches_them() -> None:
+    """moto's trust check reads only AWS principals: on a trust policy naming {"Service": ...} (every
+    Lambda execution role) its sts:AssumeRole check crashed with a 500. A caller signing with an IAM
+    user's or role's keys is matched by AWS principals alone (an ARN, its account's root, the account
+    id, or "*"); a Service or Federated principal never names it."""
+    from moto.iam.access_control import IAMPolicyStatement
+
+    def check(self: Any, principal: str) -> bool:
+        expected = self._statement.get("Principal")
+        if not expected:
+            return True
+        if isinstance(expected, str):
+            return expected == "*"
+        named = expected.get("AWS") if isinstance(expected, dict) else None
+        if named is None:
+            return False
+        named = [named] if isinstance(named, str) else list(named)
+        account = principal.split(":")[4] if principal.count(":") >= 5 else None
+        return any(entry in ("*", principal) or (account is not None and entry in (account, f"arn:aws:iam::{account}:root"))
+                   for entry in named)
+
+    IAMPolicyStatement._check_principal = check
+
+
+_FEDERATION_ACTIONS = {"AssumeRoleWithWebIdentity": "sts:AssumeRoleWithWebIdentity",
+                       "AssumeRoleWithSAML": "sts:AssumeRoleWithSAML"}
+
+
+def _unsigned_federation_calls() -> None:
+    """AssumeRoleWithWebIdentity and AssumeRoleWithSAML are unsigned on AWS (the caller holds a token, not
+    keys); moto demanded a signature anyway and crashed (KeyError 'HTTP_AUTHORIZATION'). They are let
+    through here, but only for a role whose trust policy names a Federated principal for that action:
+    moto checks neither the token nor the trust policy, and without this any local process could mint
+    any role's credentials. The refusal is AWS's: 403 AccessDenied "Not authorized to perform ..."."""
+    from moto.core.exceptions import _RESTError
+    from moto.sts.responses import TokenResponse
+
+    class Denied(_RESTError):
+        code = 403
+
+    original = TokenResponse._authenticate_and_authorize_normal_action
+
+    def check(self: Any, resource: str = "*") -> None:
+        action = _FEDERATION_ACTIONS.get(self._get_action())
+        if action is None or "Authorization" in self.headers:
+            return original(self, resource)
+        role_arn = self._get_param("RoleArn") or ""
+        if not _trusts_federated(role_arn, action):
+            raise Denied("AccessDenied", f"Not authorized to perform {action}")
+        return None
+
+    TokenResponse._authenticate_and_authorize_normal_action = check
+
+
+def _trusts_federated(role_arn: str, action: str) -> bool:
+    """Whether the role's trust policy allows `action` to a Federated principal."""
+    import json
+
+    from moto.iam.models import iam_backends
+
+    parts = role_arn.split(":")
+    if len(parts) < 6 or not parts[4].isdigit():
+        return False
+    try:
+        role = iam_backends[parts[4]][parts[1] or "aws"].get_role_by_arn(role_arn)
+        document = json.loads(role.assume_role_policy_document)
+    except Exception:
+        return False
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        principal = statement.get("Principal")
+        if (statement.get("Effect") == "Allow" and isinstance(principal, dict) and principal.get("Federated")
+                and any(name in (action, "sts:*", "*") for name in actions)):
+            return True
+    return False
 
 
 def _sign_empty_bodies_as_empty() -> None:

@@ -51,6 +51,7 @@ from ..triggers.http import routes as http_routes  # noqa: E402
 from ..triggers.http.front_door import FrontDoor  # noqa: E402
 from ..triggers.services import CloudServices  # noqa: E402
 from . import persistence  # noqa: E402
+from .gate import Gate  # noqa: E402
 from .routes import bill as bill_routes  # noqa: E402
 from .routes import clock as clock_routes  # noqa: E402
 from .routes import flow as flow_routes  # noqa: E402
@@ -114,6 +115,7 @@ class LocalCloud:
         self.account = persistence.AccountStore(self.root, self._kept_on_disk())
         sinks.on_invocation.append(self.account.mark)
         self._moto = persistence.marking(DomainDispatcherApplication(create_backend_app), self.account.mark)
+        self._gate = Gate(moto=self._moto, admin=self._admin)
         self.credentials = accounts.create_admin(accounts.load_or_create(self.root / "credentials.json"))
         accounts.save(self.root / "credentials.json", self.credentials)
         self.restored: str | None = None
@@ -235,12 +237,11 @@ class LocalCloud:
     # --- HTTP -------------------------------------------------------------------------------
 
     def _app(self, environ: dict, start_response: Callable) -> Any:
-        path = environ.get("PATH_INFO", "")
-        if path.startswith("/lambdalab/"):
-            return self._admin(environ, start_response, path)
-        return self._moto(environ, start_response)
+        """Every request passes the gate (cloud/gate.py): only signed AWS requests and the token's holder get in."""
+        return self._gate(environ, start_response)
 
-    def _admin(self, environ: dict, start_response: Callable, path: str) -> list[bytes]:
+    def _admin(self, environ: dict, start_response: Callable) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
         handler = self.admin_routes.find(environ.get("REQUEST_METHOD", "GET"), path)
         if environ.get("HTTP_X_LAMBDALAB_TOKEN") != self.token:
             status, body = "403 Forbidden", {"message": "missing or wrong X-Lambdalab-Token"}
