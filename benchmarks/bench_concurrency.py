@@ -32,7 +32,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (Failure, Home, TreeMemorySampler, create_function, create_role, describe, ms,  # noqa: E402
+from common import (still_alive, Failure, Home, TreeMemorySampler, create_function, create_role, describe, ms,  # noqa: E402
                     run_main, setting_variables, start_cloud, summary, wait_for_no_descendants, write_results)
 
 NAME = "concurrency"
@@ -143,13 +143,7 @@ def run(home: Home, invokes: int, sleep_s: float, settings: dict[str, str]) -> N
         cloud.stop()
         stop_s = time.perf_counter() - stop_started
     exit_code = cloud.process.returncode
-    alive_after_stop = []
-    for pid, created in born.items():
-        try:
-            if abs(psutil.Process(pid).create_time() - created) < 0.01:
-                alive_after_stop.append(pid)
-        except psutil.NoSuchProcess:
-            continue
+    alive_after_stop = still_alive(born)
     log_text = (home.sub("cloud") / "cloud.log").read_text(errors="replace")
     tracebacks = log_text.count("Traceback (most recent call last)")
     traceback_kinds: dict[str, int] = {}

@@ -36,7 +36,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (ECHO_FUNCTION_CODE, Failure, Home, create_function, create_role, describe, ms,  # noqa: E402
+from common import (still_alive, ECHO_FUNCTION_CODE, Failure, Home, create_function, create_role, describe, ms,  # noqa: E402
                     percentile, run_main, setting_variables, start_cloud, start_echo_cloud, summary,
                     wait_for_no_descendants, write_results)
 
@@ -192,13 +192,7 @@ def run_load(home: Home, invokes: int, concurrency: int, settings: dict[str, str
         rss_after_reset = cloud_process.memory_info().rss
     finally:
         cloud.stop()
-    alive_after_stop = []
-    for pid, created in born.items():
-        try:
-            if abs(psutil.Process(pid).create_time() - created) < 0.01:
-                alive_after_stop.append(pid)
-        except psutil.NoSuchProcess:
-            continue
+    alive_after_stop = still_alive(born)
     tracebacks = log_tracebacks(home.sub("load") / "cloud.log")
 
     all_latencies = [t for values in latencies for t in values]

@@ -45,7 +45,7 @@ from botocore.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_concurrency import EXCEPTION_LINE, pss_bytes  # noqa: E402
-from common import (Failure, Home, TreeMemorySampler, create_function, create_role, describe, run_main,  # noqa: E402
+from common import (still_alive, Failure, Home, TreeMemorySampler, create_function, create_role, describe, run_main,  # noqa: E402
                     setting_variables, start_cloud, wait_for_no_descendants, write_results)
 
 NAME = "scale"
@@ -258,13 +258,7 @@ def run(home: Home, invokes: int, memory_mb: int, ramp_timeout_s: float, setting
     finally:
         release.touch()
         cloud.stop()
-    alive_after_stop = []
-    for pid, created in born.items():
-        try:
-            if abs(psutil.Process(pid).create_time() - created) < 0.01:
-                alive_after_stop.append(pid)
-        except psutil.NoSuchProcess:
-            continue
+    alive_after_stop = still_alive(born)
 
     answered = [r for r in results if r is not None and "error" not in r]
     errors = collections.Counter(r["error"] if r is not None else "no answer" for r in results

@@ -274,3 +274,17 @@ if __name__ == "__main__":
         _serve_echo_cloud()
     else:
         sys.exit("usage: python benchmarks/common.py echo-cloud   (LAMBDALAB_HOME names its home)")
+
+
+def still_alive(born: dict[int, float]) -> list[int]:
+    """Which of the processes seen (pid -> create_time) still run: a pid reused since is not one of them."""
+    import psutil
+
+    alive = []
+    for pid, created in born.items():
+        try:
+            if abs(psutil.Process(pid).create_time() - created) < 0.01:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
