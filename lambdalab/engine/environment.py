@@ -248,12 +248,13 @@ class ExecutionEnvironment:
         self._failure = None
         self._wake.clear()
         started = time.monotonic()
+        started_ms = int(time.time() * 1000)  # before the runtime can print: log lines keep their order
         try:
             description = self._start_process()
         except (RuntimeUnavailable, PackageError, StartFailed) as exc:
             return (errors.FunctionFailure(str(exc), "Runtime.InvalidPackage" if isinstance(exc, PackageError)
                                            else exc.error_type, stack_trace=[]), None, [], 0.0)
-        header = LogLine(int(time.time() * 1000),
+        header = LogLine(started_ms,
                          f"INIT_START Runtime Version: {self.spec.runtime}.lambdalab\t"
                          f"Runtime Version ARN: arn:aws:lambda:{self.spec.region}::runtime:lambdalab-local "
                          f"({description})")
