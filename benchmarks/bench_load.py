@@ -36,7 +36,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (still_alive, ECHO_FUNCTION_CODE, Failure, Home, create_function, create_role, describe, ms,  # noqa: E402
+from common import (Sampler, still_alive, ECHO_FUNCTION_CODE, Failure, Home, create_function, create_role, describe, ms,  # noqa: E402
                     percentile, run_main, setting_variables, start_cloud, start_echo_cloud, summary,
                     wait_for_no_descendants, write_results)
 
@@ -80,23 +80,12 @@ def log_tracebacks(log_path: Path) -> dict[str, int]:
 SAMPLES: dict[str, str] = {}  # the first traceback of each kind seen in any cloud's log, for results/load.json
 
 
-class RssSampler:
+class RssSampler(Sampler):
     """Peak RSS of one process (the cloud alone), sampled in a thread."""
 
     def __init__(self, pid: int, interval_s: float = 0.2) -> None:
+        super().__init__(interval_s)
         self.process = psutil.Process(pid)
-        self.interval_s = interval_s
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cloud-rss", daemon=True)
-
-    def __enter__(self) -> "RssSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -204,26 +204,36 @@ def describe(processes: list[Any]) -> str:
     return "; ".join(parts) + (" ..." if len(processes) > 10 else "")
 
 
-class TreeMemorySampler:
-    """Peak of the summed RSS of a process and all its descendants, sampled in a thread."""
+class Sampler:
+    """A measurement taken in a thread while a `with` block runs; subclasses say what _run samples."""
 
-    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
-        self.pid = pid
+    def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self.peak_bytes = 0
-        self.peak_processes = 0
-        self.samples = 0
-        self.seen: dict[int, float] = {}  # pid -> create_time of every descendant seen
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
 
-    def __enter__(self) -> "TreeMemorySampler":
+    def __enter__(self) -> "Sampler":
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class TreeMemorySampler(Sampler):
+    """Peak of the summed RSS of a process and all its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
+        super().__init__(interval_s)
+        self.pid = pid
+        self.peak_processes = 0
+        self.samples = 0
+        self.seen: dict[int, float] = {}  # pid -> create_time of every descendant seen
 
     def _run(self) -> None:
         import psutil
