@@ -55,6 +55,7 @@ FROZEN = "frozen"
 OUT_OF_CPU = "out of CPU share"
 
 MIN_CHECK_INTERVAL_S = 0.001
+FIRST_LOOK_DELAY_S = 0.002  # after an invoke begins (see _Account)
 SLEEPING_RATE = 0.02  # a process using less than 2% of a core in its last interval is waiting, not computing
 FAMILY_REFRESH_S = 0.5  # how often an environment is looked at for child processes
 
@@ -311,7 +312,10 @@ class _Account:
         self.kept = kept
         self.active = True
         self.starting = True  # the first look closes the idle time before the work: no rate from it
-        self.next_look = time.monotonic()
+        # Not at once: a look at the moment of delivery competes with the delivery for the
+        # interpreter, and most warm invokes are over in less. The CPU of those first
+        # milliseconds is still counted: the look reads the group's total.
+        self.next_look = time.monotonic() + FIRST_LOOK_DELAY_S
         self.lock = threading.Lock()
 
     def look(self, now: float) -> None:

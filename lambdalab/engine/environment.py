@@ -103,6 +103,7 @@ class ExecutionEnvironment:
         self._process: subprocess.Popen | None = None  # the launcher: its exit status is the runtime's
         self._runtime_pid: int | None = None  # the runtime itself (in a sandbox, inside the launcher's)
         self._init_pid: int | None = None  # a sandbox's pid 1: every process of it descends from this one
+        self._peak: processes.PeakMemory | None = None
         self._cloud_door: socket.socket | None = None
         self.has_family = False  # the watcher saw processes beyond the runtime (children, daemons)
         self.shm_bytes = 0  # what the mapped /dev/shm holds, measured with /tmp
@@ -202,7 +203,7 @@ class ExecutionEnvironment:
         started = time.monotonic()
         self._services.watcher.watch(self)
         self._api.deliver(invocation)
-        settled = invocation.replied.wait(timeout_s)
+        settled = invocation.replied.wait(max(0.0, timeout_s - (time.monotonic() - started)))
         duration_ms = (time.monotonic() - started) * 1000
         self._services.watcher.unwatch(self)
         failure = self._failure
@@ -442,8 +443,16 @@ class ExecutionEnvironment:
 
     def _memory_mb(self) -> int:
         if self._process is not None and self._runtime_pid is not None:
-            self.max_memory_bytes = max(self.max_memory_bytes, processes.peak_resident_bytes(self._runtime_pid))
+            if self._peak is None or self._peak.pid != self._runtime_pid:
+                self._close_peak()
+                self._peak = processes.PeakMemory(self._runtime_pid)
+            self.max_memory_bytes = max(self.max_memory_bytes, self._peak.bytes())
         return max(1, round(self.max_memory_bytes / MB))
+
+    def _close_peak(self) -> None:
+        if self._peak is not None:
+            self._peak.close()
+            self._peak = None
 
     def note_memory(self, resident: int) -> None:
         if resident > self.max_memory_bytes:
@@ -463,6 +472,7 @@ class ExecutionEnvironment:
         process, api, output, door = self._process, self._api, self._output, self._cloud_door
         self._process = self._api = self._output = self._cloud_door = None
         self._runtime_pid = self._init_pid = None
+        self._close_peak()
         self._stops = None
         self.has_family = False
         if door is not None:

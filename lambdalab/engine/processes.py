@@ -84,12 +84,44 @@ def peak_resident_bytes(pid: int) -> int:
     """VmHWM: the highest resident set the process ever had, so short spikes are not missed."""
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+            return _vm_hwm(f.read())
+    except OSError:
+        return 0
+
+
+class PeakMemory:
+    """VmHWM of one process, read after every invoke: the status file is opened once and re-read
+    in place (procfs regenerates it on each read), which saves an open and a close per invoke."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self._fd: int | None = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._fd = None
+
+    def bytes(self) -> int:
+        if self._fd is None:
+            return 0
+        try:
+            return _vm_hwm(os.pread(self._fd, 8192, 0))
+        except OSError:  # the process is gone
+            return 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _vm_hwm(status: bytes) -> int:
+    start = status.find(b"VmHWM:")
+    if start < 0:
+        return 0
+    try:
+        return int(status[start + 6:status.index(b"kB", start)]) * 1024
+    except ValueError:
+        return 0
 
 
 def child_pids(pid: int) -> list[int]:

@@ -8,8 +8,9 @@ server, reachable by that environment alone (see RuntimeApi).
 
 from __future__ import annotations
 
+import collections
+import http
 import json
-import queue
 import re
 import secrets
 import socket
@@ -17,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .acceptor import Acceptor
 
@@ -58,17 +58,24 @@ class RuntimeApi:
     sandbox's loopback reaches (its listener is handed over by the launcher, see serve()); without
     one, on a port of the machine's loopback whose every path must start with a secret that only
     the environment is given (AWS_LAMBDA_RUNTIME_API is then ``127.0.0.1:PORT/SECRET``).
+
+    A warm invoke is on the caller's critical path twice here, so the HTTP is served by a small
+    loop of its own (http.server parses headers with the email package, ten times the work) and
+    an event is written by the invoking thread straight onto the connection the runtime parked in
+    ``GET /next``, with no hand-over to another thread in between.
     """
 
     def __init__(self, response_limit_bytes: int, acceptor: Acceptor, sealed: bool,
                  on_activity: "Callable[[], None] | None" = None,
                  on_idle: "Callable[[], None] | None" = None,
                  before_delivery: "Callable[[], None] | None" = None) -> None:
-        self._events: queue.Queue[Invocation | None] = queue.Queue()
+        # Events delivered while the runtime was not (yet) parked in GET /next.
+        self._pending: collections.deque[Invocation] = collections.deque()
         # on_idle runs when the runtime asks for work and none is waiting (AWS freezes the
         # environment then); before_delivery runs before work is handed over (thaw). The lock
-        # makes "nothing waiting, so freeze" and "thaw, then hand over" exclusive.
+        # makes "nothing waiting, so freeze and park" and "thaw, then hand over" exclusive.
         self._handover = threading.Lock()
+        self._parked: _Connection | None = None
         self._on_idle = on_idle or (lambda: None)
         self._before_delivery = before_delivery or (lambda: None)
         self._response_limit = response_limit_bytes
@@ -79,15 +86,17 @@ class RuntimeApi:
         self.asking = threading.Event()
         self.ready_at: float | None = None
         self.init_error: RuntimeReply | None = None
-        self._closed = False
+        self.closed = False
         self._on_activity = on_activity or (lambda: None)
         self._acceptor = acceptor
-        self._server = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=not sealed)
-        self._server.api = self
         self.secret_prefix = "" if sealed else "/" + secrets.token_urlsafe(24)
         self._listener: socket.socket | None = None
         if not sealed:
-            self.serve(self._server.socket)
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            self.serve(listener)
 
     def serve(self, listener: socket.socket) -> None:
         """Answer the runtime's connections on listener (in a sandbox: the one its launcher handed over)."""
@@ -95,46 +104,59 @@ class RuntimeApi:
         self._acceptor.add(listener, self._connected)
 
     def _connected(self, connection: socket.socket) -> None:
-        self._server.process_request(connection, ("127.0.0.1", 0))
+        if self.closed:
+            connection.close()
+            return
+        threading.Thread(target=_Connection(self, connection).serve, name="runtime-api", daemon=True).start()
 
     @property
     def address(self) -> str:
         if not self.secret_prefix:
             return SANDBOX_ADDRESS
-        host, port = self._server.server_address[:2]
+        host, port = self._listener.getsockname()[:2]
         return f"{host}:{port}{self.secret_prefix}"
 
     def deliver(self, invocation: Invocation) -> None:
+        """Hand the event over: written at once if the runtime waits in GET /next, else kept for it."""
         with self._handover:
             self._before_delivery()
             self.current = invocation
-            self._events.put(invocation)
+            parked, self._parked = self._parked, None
+            if parked is None:
+                self._pending.append(invocation)
+                return
+            self.asking.clear()
+        parked.hand(invocation)
 
     def close(self) -> None:
-        self._closed = True
-        self._events.put(None)
+        with self._handover:
+            self.closed = True
+            parked, self._parked = self._parked, None
+        if parked is not None:
+            parked.hand(None)
         if self._listener is not None:
             self._acceptor.remove(self._listener)
-        self._server.server_close()
 
-    # Called from the HTTP handler threads.
-    def _next(self) -> Invocation | None:
+    # Called from the connections' threads.
+    def _next(self, connection: "_Connection") -> Invocation | None | bool:
+        """The event for GET /next: an Invocation, None if the environment is ending, or True
+        once the connection is parked (the event will be written onto it by deliver())."""
         self.asking.set()
         with self._handover:
-            if self._events.empty() and not self._closed:
+            if self._pending:
+                self.asking.clear()
+                item: Invocation | None | bool = self._pending.popleft()
+            elif self.closed:
+                item = None
+            else:
                 self._on_idle()
+                self._parked = connection
+                item = True
         if not self.ready.is_set():
             self.ready_at = time.monotonic()
             self.ready.set()
             self._on_activity()
-        while not self._closed:
-            try:
-                item = self._events.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            self.asking.clear()
-            return item
-        return None
+        return item
 
     def _reply(self, request_id: str, reply: RuntimeReply) -> bool:
         invocation = self.current
@@ -150,95 +172,257 @@ class RuntimeApi:
         self._on_activity()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 16
-    api: RuntimeApi
+# --- the HTTP of one connection --------------------------------------------------------------------
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A runtime killed mid-request (timeout, reset) drops its connection: nothing to report."""
-        return
+_MAX_HEAD_BYTES = 64 * 1024
+_RECEIVE_BYTES = 256 * 1024
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
+class _BadRequest(Exception):
+    """The request cannot be read as HTTP/1.1: answered 400 and the connection closed."""
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet by design
-        return
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
-        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        all_headers.update(headers or {})
-        lines += [f"{key}: {value}" for key, value in all_headers.items()]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+@dataclass
+class _Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    body_length: int  # as sent; the body kept is cut at the response limit
+    keep_alive: bool
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
-    def _own_path(self) -> str | None:
-        """The request's path without the environment's secret; None (and a 403 sent) if it lacks it."""
-        prefix = self.server.api.secret_prefix
-        if self.path.startswith(prefix + "/"):
-            return self.path[len(prefix):]
-        self.close_connection = True
-        self._send(403, b'{"errorMessage":"not this environment\'s Runtime API","errorType":"AccessDenied"}')
-        return None
+class _Connection:
+    """One connection of the runtime: requests read and answered in order, HTTP/1.1 keep-alive."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self._own_path()
-        if path is None:
-            return
-        if path != f"{API_PREFIX}/runtime/invocation/next":
-            self._send(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
-            return
-        invocation = self.server.api._next()
-        if invocation is None:
-            self.close_connection = True
+    def __init__(self, api: RuntimeApi, sock: socket.socket) -> None:
+        self.api = api
+        self.sock = sock
+        self._buffer = b""
+        self._handed = threading.Event()
+        self._handed_over_ok = True
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def serve(self) -> None:
+        try:
+            while not self.api.closed:
+                try:
+                    request = self._read_request()
+                except _BadRequest as bad:
+                    self._send(400, json.dumps({"errorMessage": str(bad), "errorType": "InvalidRequest"}).encode())
+                    return
+                if request is None or not self._answer(request) or not request.keep_alive:
+                    return
+        except OSError:  # a runtime killed mid-request (timeout, reset) drops its connection
+            pass
+        finally:
+            self.sock.close()
+
+    # --- answering ----------------------------------------------------------------------------
+
+    def _answer(self, request: _Request) -> bool:
+        """Answer one request; False when the connection must end."""
+        prefix = self.api.secret_prefix
+        if not request.path.startswith(prefix + "/"):
+            self._send(403, b'{"errorMessage":"not this environment\'s Runtime API","errorType":"AccessDenied"}')
+            return False
+        path = request.path[len(prefix):]
+        if request.method == "GET":
+            if path != f"{API_PREFIX}/runtime/invocation/next":
+                return self._send(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
+            return self._next()
+        if request.method == "POST":
+            return self._post(path, request)
+        return self._send(405, b'{"errorMessage":"method not allowed","errorType":"InvalidRequest"}')
+
+    def _next(self) -> bool:
+        item = self.api._next(self)
+        if item is True:  # parked: deliver() writes the event, or close() the 410
+            while not self._handed.wait(1.0):
+                if self.api.closed and self.api._parked is not self:
+                    return False
+            self._handed.clear()
+            return self._handed_over_ok
+        if item is None:
             self._send(410, b'{"errorMessage":"environment shutting down"}')
-            return
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_epoch_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id,
-        }
-        if invocation.client_context:
-            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
-        if invocation.cognito_identity:
-            headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
-        self._send(200, invocation.payload, headers)
+            return False
+        self.sock.sendall(_event_response(item))
+        return True
 
-    def do_POST(self) -> None:  # noqa: N802
-        path = self._own_path()
-        if path is None:
-            return
-        body = self._body()
-        api = self.server.api
+    def hand(self, invocation: Invocation | None) -> None:
+        """Called by the invoking (or closing) thread while this connection is parked in GET /next."""
+        try:
+            if invocation is None:
+                self._handed_over_ok = False
+                self.sock.sendall(_response(410, b'{"errorMessage":"environment shutting down"}'))
+            else:
+                # Bounded: a hostile runtime that asks and never reads holds the invoke no longer
+                # than its timeout would.
+                self.sock.settimeout(max(0.001, invocation.deadline_epoch_ms / 1000 - time.time()))
+                try:
+                    self.sock.sendall(_event_response(invocation))
+                    self._handed_over_ok = True
+                finally:
+                    self.sock.settimeout(None)
+        except OSError:
+            self._handed_over_ok = False
+        finally:
+            self._handed.set()
+
+    def _post(self, path: str, request: _Request) -> bool:
+        api = self.api
+        error_type = request.headers.get("lambda-runtime-function-error-type")
         if path == f"{API_PREFIX}/runtime/init/error":
-            api._init_failed(RuntimeReply(False, body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
-            self._send(202, b'{"status":"OK"}')
-            return
+            api._init_failed(RuntimeReply(False, request.body, error_type))
+            return self._send(202, b'{"status":"OK"}')
         match = _RESPONSE_PATH.match(path)
         if not match:
-            self._send(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
-            return
+            return self._send(404, b'{"errorMessage":"not found","errorType":"InvalidRequest"}')
         request_id, outcome = match.groups()
         if outcome == "response":
-            too_large = len(body) > api._response_limit
-            reply = RuntimeReply(not too_large, body, too_large=too_large)
+            too_large = request.body_length > api._response_limit
+            reply = RuntimeReply(not too_large, b"" if too_large else request.body, too_large=too_large)
         else:
-            reply = RuntimeReply(False, body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
+            reply = RuntimeReply(False, request.body, error_type)
         if not api._reply(request_id, reply):
-            self._send(400, json.dumps({"errorMessage": f"Invalid request ID: {request_id}",
-                                        "errorType": "InvalidRequestID"}).encode())
-            return
+            return self._send(400, json.dumps({"errorMessage": f"Invalid request ID: {request_id}",
+                                               "errorType": "InvalidRequestID"}).encode())
         if reply.too_large:
-            self._send(413, json.dumps({"errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).",
-                                        "errorType": "RequestEntityTooLarge"}).encode())
-            return
-        self._send(202, b'{"status":"OK"}')
+            return self._send(413, json.dumps({"errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).",
+                                               "errorType": "RequestEntityTooLarge"}).encode())
+        return self._send(202, b'{"status":"OK"}')
+
+    def _send(self, status: int, body: bytes) -> bool:
+        self.sock.sendall(_response(status, body))
+        return True
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read_request(self) -> _Request | None:
+        """The next request, None when the runtime closed the connection between requests."""
+        end = self._buffer.find(b"\r\n\r\n")
+        while end < 0:
+            if len(self._buffer) > _MAX_HEAD_BYTES:
+                raise _BadRequest("request headers too large")
+            data = self.sock.recv(_RECEIVE_BYTES)
+            if not data:
+                if self._buffer.strip():
+                    raise _BadRequest("connection closed inside a request")
+                return None
+            self._buffer += data
+            end = self._buffer.find(b"\r\n\r\n")
+        head, self._buffer = self._buffer[:end].decode("latin-1"), self._buffer[end + 4:]
+        lines = head.lstrip("\r\n").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest(f"bad request line {lines[0][:100]!r}")
+        method, path, version = parts
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise _BadRequest(f"bad header line {line[:100]!r}")
+            headers[name.strip().lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+        if headers.get("expect", "").lower() == "100-continue":
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body, length = self._chunked_body()
+        else:
+            try:
+                length = int(headers.get("content-length") or 0)
+            except ValueError:
+                raise _BadRequest("bad Content-Length") from None
+            if length < 0:
+                raise _BadRequest("bad Content-Length")
+            body = self._exactly(length)
+        return _Request(method, path, headers, body, length, keep_alive)
+
+    def _keep_limit(self) -> int:
+        return self.api._response_limit + 1
+
+    def _exactly(self, length: int) -> bytes:
+        """length bytes of body; past the response limit they are read and dropped, not kept."""
+        keep = self._keep_limit()
+        kept = [self._buffer[:min(length, keep)]]
+        taken = len(self._buffer[:length])
+        self._buffer = self._buffer[length:]
+        kept_bytes = len(kept[0])
+        while taken < length:
+            data = self.sock.recv(min(_RECEIVE_BYTES, length - taken))
+            if not data:
+                raise _BadRequest("connection closed inside a request body")
+            taken += len(data)
+            if kept_bytes < keep:
+                kept.append(data[:keep - kept_bytes])
+                kept_bytes += len(kept[-1])
+        return b"".join(kept)
+
+    def _line(self) -> bytes:
+        end = self._buffer.find(b"\r\n")
+        while end < 0:
+            if len(self._buffer) > _MAX_HEAD_BYTES:
+                raise _BadRequest("chunk header too large")
+            data = self.sock.recv(_RECEIVE_BYTES)
+            if not data:
+                raise _BadRequest("connection closed inside a chunked body")
+            self._buffer += data
+            end = self._buffer.find(b"\r\n")
+        line, self._buffer = self._buffer[:end], self._buffer[end + 2:]
+        return line
+
+    def _chunked_body(self) -> tuple[bytes, int]:
+        parts: list[bytes] = []
+        total = kept = 0
+        while True:
+            try:
+                size = int(self._line().split(b";", 1)[0].strip() or b"x", 16)
+            except ValueError:
+                raise _BadRequest("bad chunk size") from None
+            if size == 0:
+                while self._line():  # trailers, up to the empty line
+                    pass
+                return b"".join(parts), total
+            chunk = self._exactly(size)
+            total += size
+            if kept < self._keep_limit():
+                parts.append(chunk[:self._keep_limit() - kept])
+                kept += len(parts[-1])
+            if self._line():
+                raise _BadRequest("chunk not followed by CRLF")
+
+
+def _event_response(invocation: Invocation) -> bytes:
+    headers = {
+        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+        "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_epoch_ms),
+        "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
+        "Lambda-Runtime-Trace-Id": invocation.trace_id,
+    }
+    if invocation.client_context:
+        headers["Lambda-Runtime-Client-Context"] = _ascii_json(invocation.client_context)
+    if invocation.cognito_identity:
+        headers["Lambda-Runtime-Cognito-Identity"] = _ascii_json(invocation.cognito_identity)
+    return _response(200, invocation.payload, headers)
+
+
+def _ascii_json(text: str) -> str:
+    """A JSON header value in ASCII: other characters as JSON escapes, which every runtime's parser
+    reads back exactly (a header is Latin-1 on the wire)."""
+    if text.isascii():
+        return text
+    try:
+        return json.dumps(json.loads(text))
+    except ValueError:
+        return text.encode("ascii", "backslashreplace").decode()
+
+
+def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}",
+             "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
