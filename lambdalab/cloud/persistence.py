@@ -65,6 +65,8 @@ from moto.iam.models import AWSManagedPolicy, iam_backends
 FILE_NAME = "account.pickle"
 FORMAT = 1  # bump when what is stored changes shape
 DEBOUNCE_S = 0.5
+SAVER_REST = 9  # after a snapshot, rest 9x as long as it took: the saver keeps to ~10% of the cloud's time
+MAX_REST_S = 5.0  # ...but a change is on disk within about 5 s, however big the account
 log = logging.getLogger("lambdalab.persistence")
 
 
@@ -121,18 +123,29 @@ def _none() -> None:
     return None
 
 
+_REFERENCED = (BackendDict, AccountSpecificBackend, AWSManagedPolicy)
+_PLAIN_TYPES: set[type] = {str, int, float, bool, bytes, dict, list, tuple, set, type(None)}
+_referenced_types: dict[type, bool] = {}  # pickling asks for every object: decided once per type
+
+
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
+        kind = type(obj)
+        referenced = _referenced_types.get(kind)
+        if referenced is None:
+            referenced = _referenced_types[kind] = issubclass(kind, _REFERENCED)
+        if not referenced:
+            return None
         if isinstance(obj, BackendDict):
             return ("backend-dict", obj.service_name)
         if isinstance(obj, AccountSpecificBackend):
             return ("account-backend", obj.service_name, obj.account_id)
-        if isinstance(obj, AWSManagedPolicy):
-            return ("aws-policy", obj.arn)
-        return None
+        return ("aws-policy", obj.arn)
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
+        if kind in _PLAIN_TYPES:
+            return NotImplemented
         if kind is _LOCK_TYPES[0]:
             return _new_lock, ("lock",)
         if kind is _LOCK_TYPES[1]:
@@ -149,8 +162,11 @@ class _Pickler(pickle.Pickler):
             return _spooled, (_spooled_bytes(obj), obj._max_size)
         if kind is weakref.WeakValueDictionary:
             return _weak_values, (dict(obj.items()),)
-        if kind is collections.defaultdict and getattr(obj.default_factory, "__name__", "") == "<lambda>":
-            return _default_dict, (_plain_factory(obj.default_factory), dict(obj))
+        if kind is collections.defaultdict:
+            if getattr(obj.default_factory, "__name__", "") == "<lambda>":
+                return _default_dict, (_plain_factory(obj.default_factory), dict(obj))
+            return NotImplemented
+        _PLAIN_TYPES.add(kind)  # none of the above, whatever the instance: pickled as pickle does
         return NotImplemented
 
 
@@ -353,6 +369,7 @@ class AccountStore:
         self.file = AccountFile(root)
         self.parts = parts
         self.debounce_s = debounce_s
+        self._rest_s = 0.0
         self._dirty = threading.Event()
         self._stopped = threading.Event()
         self._write_lock = threading.Lock()
@@ -405,11 +422,16 @@ class AccountStore:
         while not self._stopped.is_set():
             if not self._dirty.wait(timeout=1.0):
                 continue
-            if self._stopped.wait(self.debounce_s):
+            if self._stopped.wait(max(self.debounce_s, self._rest_s)):
                 return
             self._dirty.clear()
+            began = time.perf_counter()
             if not self.save():
                 self._dirty.set()  # try again next round
+            # A snapshot holds the interpreter while it pickles: under a steady stream of changes
+            # (invokes add log lines) the saver rests SAVER_REST times as long as it worked, so it
+            # keeps to a small share of the cloud's time however big the account grows.
+            self._rest_s = min(MAX_REST_S, SAVER_REST * (time.perf_counter() - began))
 
     def describe(self) -> dict[str, Any]:
         """GET /lambdalab/account: is everything so far on disk? (pending: a change not yet written)."""
