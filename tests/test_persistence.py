@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from support import TestCloud, create_function, create_role, invoke_json, make_queue, start_cloud, wait_until
+from support import (TestCloud, advance, create_function, create_role, flow, invocations, invoke_json, make_queue,
+                     pending_timers, start_cloud, use_virtual_clock, wait_until)
 
 CODE = "def handler(event, context):\n    return {'echo': event, 'from': 'saved'}\n"
 SQS_READ = {"Version": "2012-10-17",
@@ -178,3 +179,33 @@ def test_the_notebook_shows_what_was_restored(tmp_path: Path, capsys: pytest.Cap
         control.stop(home)
         boto3.DEFAULT_SESSION = None
     assert json.loads((home / "credentials.json").read_text())["access_key_id"] == current.access_key_id
+
+
+FAILING = "def handler(event, context):\n    raise RuntimeError('not yet')\n"
+
+
+def test_a_retry_waiting_at_the_crash_still_runs_and_the_event_flow_is_kept(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = start_cloud(home)
+    try:
+        use_virtual_clock(first)
+        lam = first.client("lambda")
+        create_function(lam, "flaky", FAILING, create_role(first.client("iam")))
+        request_id = lam.invoke(FunctionName="flaky", InvocationType="Event", Payload=b'{"n": 1}')[
+            "ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+        wait_until(lambda: len(invocations(first, "flaky")) == 1, what="the first attempt")
+        wait_until(lambda: any("flaky" in name for name in pending_timers(first)), what="the retry booked")
+        steps_before = [step["sequence"] for step in flow(first)]
+        wait_saved(first)
+        kill_hard(first)
+    finally:
+        first.stop()
+    second = start_cloud(home)
+    try:
+        assert "1 asynchronous event still to run" in second.state["restored"]
+        assert [step["sequence"] for step in flow(second)][:len(steps_before)] == steps_before
+        advance(second, 61)  # the first retry is one minute after the first attempt
+        wait_until(lambda: len(invocations(second, "flaky")) == 2, what="the retry after the restart")
+        assert {record["request_id"] for record in invocations(second, "flaky")} == {request_id}
+    finally:
+        second.stop()

@@ -357,6 +357,9 @@ def summary(state: dict[str, dict[str, dict[str, Any]]], parts: dict[str, Any] |
     mappings = len((parts or {}).get("event_source_mappings") or [])
     if mappings:
         said.append(_plural(mappings, "event source mapping"))
+    queued = len((parts or {}).get("async-events") or [])
+    if queued:
+        said.append(_plural(queued, "asynchronous event") + " still to run")
     return "Restored your account: " + (", ".join(said) if said else "nothing to restore yet") + "."
 
 

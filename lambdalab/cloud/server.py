@@ -125,8 +125,8 @@ class LocalCloud:
     def _kept_on_disk(self) -> dict[str, persistence.Part]:
         """What the saved account holds besides moto's backends; the clock first, so that what is
         restored after it books its timers on the restored time."""
-        return {"clock": self.clock, "meter": self.meter, "history": self.history,
-                **self.triggers.kept_on_disk()}
+        return {"clock": self.clock, "meter": self.meter, "history": self.history, "flow": self.flow,
+                **self.triggers.kept_on_disk(), "async-events": self.events}
 
     def keep_account(self) -> str | None:
         """Load the saved account (if any) and keep saving it from now on: the served cloud's account

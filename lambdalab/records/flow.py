@@ -51,6 +51,19 @@ class FlowLog:
         with self._lock:
             self._steps.clear()
 
+    def export_state(self) -> tuple[list[FlowStep], int]:
+        """The steps and the next sequence number: kept with the account (cloud/persistence.py)."""
+        with self._lock:
+            steps = list(self._steps)
+        return steps, (steps[-1].sequence + 1 if steps else 1)
+
+    def restore_state(self, saved: tuple[list[FlowStep], int]) -> None:
+        steps, next_sequence = saved
+        with self._lock:
+            self._steps.clear()
+            self._steps.extend(steps)
+            self._sequence = itertools.count(next_sequence)
+
 
 def as_json(steps: list[FlowStep]) -> list[dict]:
     return [asdict(step) for step in steps]

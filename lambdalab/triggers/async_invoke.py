@@ -20,13 +20,14 @@ attempts it set off are finished. Every hop goes to the event flow.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 import uuid
 from dataclasses import dataclass, field
 from ..aws.metrics_sink import LambdaMetrics
-from ..aws.moto_glue import SpecLoader
+from ..aws.moto_glue import SpecLoader, lambda_backend
 from ..core.arns import FunctionArn, function_arn
 from ..core.clock import CloudClock, Timer
 from ..engine.service import LambdaEngine
@@ -74,6 +75,7 @@ class AsyncInvokeQueue:
         self._in_flight = 0  # events waiting for a worker or being attempted
         self._generation = 0  # moves on at each reset: events of an emptied account are forgotten
         self._waiting: set[QueuedEvent] = set()
+        self._running: set[QueuedEvent] = set()  # being attempted now
         self._workers = [threading.Thread(target=self._work, name=f"async-invoke-{n}", daemon=True)
                          for n in range(workers)]
         for worker in self._workers:
@@ -111,6 +113,26 @@ class AsyncInvokeQueue:
             if event is not None:
                 self._done_with_one()
 
+    # --- kept with the account (cloud/persistence.py) -----------------------------------------
+
+    def export_state(self) -> list[tuple[QueuedEvent, float | None]]:
+        """Every event not done with, and when it is due (None: now). One being attempted at the
+        moment of a crash is attempted again after it, as AWS's queue delivers at least once."""
+        with self._lock:
+            waiting = [(event, event.timer.when if event.timer is not None else None) for event in self._waiting]
+            running = [(event, None) for event in self._running]
+            ready = [(event, None) for event in list(self._ready.queue) if event is not None]
+        return [(_as_saved(event), due) for event, due in waiting + running + ready]
+
+    def restore_state(self, saved: list[tuple[QueuedEvent, float | None]]) -> None:
+        for event, due in saved:
+            event.generation = self._generation
+            event.loader = event.loader.loader()
+            if due is None or due <= self._clock.now():
+                self._enqueue(event)
+            else:
+                self._later(event, due, f"async {event.loader.function_name}: restored")
+
     def shutdown(self) -> None:
         self.reset()
         for _ in self._workers:
@@ -135,11 +157,15 @@ class AsyncInvokeQueue:
             event = self._ready.get()
             if event is None:
                 return
+            with self._lock:
+                self._running.add(event)
             try:
                 self._attempt(event)
             except Exception:  # a broken event must not stop the queue
                 log.exception("lambdalab: async event %s failed in the queue", event.request_id)
             finally:
+                with self._lock:
+                    self._running.discard(event)
                 self._done_with_one()
 
     def _later(self, event: QueuedEvent, when: float, name: str) -> None:
@@ -274,6 +300,27 @@ class AsyncInvokeQueue:
 
 
 # --- which function an event is for -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class _SavedLoader:
+    """Which function a saved event is for: moto's backend is looked up again after the restore
+    (the one at hand while the file is read is about to be replaced by the saved one)."""
+
+    account_id: str
+    region: str
+    function_name: str
+    qualifier: str | None
+
+    def loader(self) -> SpecLoader:
+        return SpecLoader(lambda_backend(self.account_id, self.region), self.function_name, self.qualifier)
+
+
+def _as_saved(event: QueuedEvent) -> QueuedEvent:
+    loader = event.loader
+    saved = _SavedLoader(loader.backend.account_id, loader.backend.region_name, loader.function_name,
+                         loader.qualifier)
+    return dataclasses.replace(event, loader=saved, timer=None)
+
 
 def _settings(loader: SpecLoader, spec: FunctionSpec) -> async_config.AsyncSettings | None:
     """The function's async settings now, for the function, version or alias that was invoked."""
