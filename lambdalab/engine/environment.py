@@ -104,6 +104,7 @@ class ExecutionEnvironment:
         self._runtime_pid: int | None = None  # the runtime itself (in a sandbox, inside the launcher's)
         self._init_pid: int | None = None  # a sandbox's pid 1: every process of it descends from this one
         self._peak: processes.PeakMemory | None = None
+        self._stop_group = 0  # the process group frozen between invokes
         self._cloud_door: socket.socket | None = None
         self.has_family = False  # the watcher saw processes beyond the runtime (children, daemons)
         self.shm_bytes = 0  # what the mapped /dev/shm holds, measured with /tmp
@@ -337,7 +338,10 @@ class ExecutionEnvironment:
         self._services.collector.attach(self._output)
         if sealed:
             self._enter_sandbox(ours)
-        self._stops = cpu_share.GroupStops(self._process.pid, self._escaped_pids)
+        # In a sandbox the runtime leads a group of its own (launcher.py); without one, the launcher's
+        # group is the runtime's (the launcher became the runtime).
+        self._stop_group = self._runtime_pid if sealed else self._process.pid
+        self._stops = cpu_share.GroupStops(self._stop_group, self._escaped_pids)
         return launch.description + ("" if sealed else "; no sandbox: " + (services.sandbox.reason or "process group"))
 
     def _sandbox_plan(self, places: list[tuple[str, str]], command: list[str]) -> sandbox.SandboxPlan:
@@ -384,7 +388,7 @@ class ExecutionEnvironment:
         root = self.family_root
         if root is None or self._process is None or not self.has_family:
             return []
-        return processes.escaped_from_group(root, self._process.pid)
+        return processes.escaped_from_group(root, self._stop_group)
 
     def _kill(self) -> None:
         if self._process is None:

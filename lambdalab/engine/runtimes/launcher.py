@@ -255,6 +255,10 @@ def _sandbox(libc, plan, control_fd):
         os._exit(70)
     runtime = os.fork()
     if runtime == 0:
+        # A process group of its own: freezing between invokes stops the runtime and what it
+        # started, not the launcher and init too (three stops and three wake-ups per invoke).
+        # Ending the environment still ends it: init's end takes the whole pid namespace along.
+        os.setpgid(0, 0)
         control.close()
         runtime_api.close()
         cloud.close()
