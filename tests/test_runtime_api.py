@@ -182,3 +182,18 @@ def test_a_client_context_with_any_character_reaches_the_runtime_intact(api):
     event.client_context = json.dumps({"custom": {"name": "Zoë ✓"}}, ensure_ascii=False)
     _, headers, _ = next_event(api, sock, event)
     assert json.loads(headers["lambda-runtime-client-context"]) == {"custom": {"name": "Zoë ✓"}}
+
+
+def test_a_runtime_that_asks_and_never_reads_holds_a_big_event_no_longer_than_its_deadline(api):
+    import time
+
+    sock = connect(api)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(f"GET {prefix(api)}/2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n".encode())
+    assert api.asking.wait(10)
+    event = invocation(payload=b"x" * (8 * 1024 * 1024))
+    event.deadline_epoch_ms = int((time.time() + 1.0) * 1000)
+    delivered = threading.Thread(target=api.deliver, args=(event,))
+    delivered.start()
+    delivered.join(30)
+    assert not delivered.is_alive()  # the hand-over gave up at the deadline instead of hanging
