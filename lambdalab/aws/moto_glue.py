@@ -23,6 +23,21 @@ from ..engine.spec import FunctionSpec, LayerContent
 _ORIGINAL = "__lambdalab_original__"
 
 
+def stop_tracking_model_instances() -> None:
+    """moto keeps every model object it ever made (BaseModel.instances_tracked) for its dashboard,
+    which the cloud keeps closed: a deleted function, an overwritten S3 object, the AWS managed
+    policies of every account a reset emptied, all stayed in memory for the cloud's life (+7 MB a
+    reset). Made untracked, they go when nothing else holds them."""
+    from moto.core.common_models import BaseModel
+    from moto.core.model_instances import reset_model_data
+
+    def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return super(BaseModel, cls).__new__(cls)
+
+    BaseModel.__new__ = untracked  # type: ignore[method-assign]
+    reset_model_data()
+
+
 class ApiException(LambdaClientError):
     """An AWS error with the status AWS uses for it (moto's default is 400)."""
 
