@@ -19,7 +19,7 @@ class EnvironmentPool:
         self._lock = threading.Lock()
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._busy: dict[str, set[ExecutionEnvironment]] = {}
-        self._fingerprints: dict[str, str] = {}
+        self._fingerprints: dict[str, tuple] = {}
 
     def acquire(self, spec: FunctionSpec) -> ExecutionEnvironment:
         retired: list[ExecutionEnvironment] = []
