@@ -306,19 +306,10 @@ class _Connection:
 
     def _read_request(self) -> _Request | None:
         """The next request, None when the runtime closed the connection between requests."""
-        end = self._buffer.find(b"\r\n\r\n")
-        while end < 0:
-            if len(self._buffer) > _MAX_HEAD_BYTES:
-                raise _BadRequest("request headers too large")
-            data = self.sock.recv(_RECEIVE_BYTES)
-            if not data:
-                if self._buffer.strip():
-                    raise _BadRequest("connection closed inside a request")
-                return None
-            self._buffer += data
-            end = self._buffer.find(b"\r\n\r\n")
-        head, self._buffer = self._buffer[:end].decode("latin-1"), self._buffer[end + 4:]
-        lines = head.lstrip("\r\n").split("\r\n")
+        head_bytes = self._until(b"\r\n\r\n", "request headers", between_requests=True)
+        if head_bytes is None:
+            return None
+        lines = head_bytes.decode("latin-1").lstrip("\r\n").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             raise _BadRequest(f"bad request line {lines[0][:100]!r}")
@@ -366,17 +357,24 @@ class _Connection:
         return b"".join(kept)
 
     def _line(self) -> bytes:
-        end = self._buffer.find(b"\r\n")
+        return self._until(b"\r\n", "chunked body")
+
+    def _until(self, marker: bytes, what: str, between_requests: bool = False) -> bytes | None:
+        """What comes before marker (taken off the buffer, marker and all). None only between
+        requests, when the runtime closed the connection there; a close anywhere else is a 400."""
+        end = self._buffer.find(marker)
         while end < 0:
             if len(self._buffer) > _MAX_HEAD_BYTES:
-                raise _BadRequest("chunk header too large")
+                raise _BadRequest(f"{what}: line too long")
             data = self.sock.recv(_RECEIVE_BYTES)
             if not data:
-                raise _BadRequest("connection closed inside a chunked body")
+                if between_requests and not self._buffer.strip():
+                    return None
+                raise _BadRequest(f"connection closed inside the {what}")
             self._buffer += data
-            end = self._buffer.find(b"\r\n")
-        line, self._buffer = self._buffer[:end], self._buffer[end + 2:]
-        return line
+            end = self._buffer.find(marker)
+        found, self._buffer = self._buffer[:end], self._buffer[end + len(marker):]
+        return found
 
     def _chunked_body(self) -> tuple[bytes, int]:
         parts: list[bytes] = []
