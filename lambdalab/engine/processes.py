@@ -80,15 +80,6 @@ def threads_and_resident(pid: int) -> tuple[int, int]:
         return 0, 0
 
 
-def peak_resident_bytes(pid: int) -> int:
-    """VmHWM: the highest resident set the process ever had, so short spikes are not missed."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            return _vm_hwm(f.read())
-    except OSError:
-        return 0
-
-
 class PeakMemory:
     """VmHWM of one process, read after every invoke: the status file is opened once and re-read
     in place (procfs regenerates it on each read), which saves an open and a close per invoke."""
