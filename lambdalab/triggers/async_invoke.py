@@ -120,7 +120,7 @@ class AsyncInvokeQueue:
         moment of a crash is attempted again after it, as AWS's queue delivers at least once."""
         with self._lock:
             waiting = [(event, event.timer.when if event.timer is not None else None) for event in self._waiting]
-            running = [(event, None) for event in self._running]
+            running = [(event, None) for event in self._running if event not in self._waiting]  # retry booked: once
             ready = [(event, None) for event in list(self._ready.queue) if event is not None]
         return [(_as_saved(event), due) for event, due in waiting + running + ready]
 
